@@ -1,0 +1,90 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Code that the blocking probes unwind through must keep frame pointers.
+let framePointers: [CSetting] = [.unsafeFlags(["-fno-omit-frame-pointer", "-O1"])]
+
+let package = Package(
+  name: "Vigil",
+  platforms: [.macOS(.v14)],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+  ],
+  targets: [
+    // C: the ABI shared with the BPF programs (no libbpf), and the libbpf shims.
+    .target(name: "CVigilABI"),
+    .target(
+      name: "CLibBPF",
+      linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
+    ),
+
+    // BPF objects compiled from bpf/ by the plugin and embedded in the binary.
+    .plugin(name: "BPFCompilerPlugin", capability: .buildTool()),
+    .target(name: "VigilBPF", plugins: ["BPFCompilerPlugin"]),
+
+    // The one module that talks to libbpf.
+    .target(
+      name: "BPFCore",
+      dependencies: ["CLibBPF", .product(name: "Logging", package: "swift-log")]
+    ),
+
+    // Pure logic: no libbpf, no root.
+    .target(name: "BlockingModel", dependencies: ["CVigilABI"]),
+    .target(name: "Symbolization"),
+    .target(name: "AgentConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+    .target(name: "ControlAPI"),
+    .target(name: "ControlHTTP"),
+
+    // Loaded programs as Swift types.
+    .target(
+      name: "Probes",
+      dependencies: [
+        "BPFCore", "VigilBPF", "CVigilABI", .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+
+    // The daemon's services.
+    .target(
+      name: "Agent",
+      dependencies: [
+        "Probes", "BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+    .executableTarget(
+      name: "vigild",
+      dependencies: [
+        "Agent", "AgentConfig",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+    .executableTarget(
+      name: "vigil",
+      dependencies: [
+        "ControlAPI", "ControlHTTP",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+
+    // Test workload: threads that sleep, wait on futexes and read pipes, with frame pointers.
+    .executableTarget(
+      name: "vigil-workload", cSettings: framePointers,
+      linkerSettings: [.linkedLibrary("pthread")]
+    ),
+
+    .testTarget(
+      name: "VigilUnitTests",
+      dependencies: ["BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP", "Agent"]
+    ),
+    .testTarget(
+      name: "VigilIntegrationTests",
+      dependencies: ["BPFCore", "Probes", "Agent", "ControlAPI", "ControlHTTP", "BlockingModel", "AgentConfig"]
+    ),
+  ]
+)

@@ -1,0 +1,19 @@
+/* libbpf as Swift sees it, plus the few shims Swift cannot express itself.
+ * Only the BPFCore module imports this. */
+#ifndef VIGIL_CLIBBPF_H
+#define VIGIL_CLIBBPF_H
+
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+/* Receives each libbpf message whole (formatted with its own va_copy). */
+typedef void (*vigil_libbpf_sink)(int level, const char *message);
+
+/* Routes libbpf's print callback to `sink`; NULL silences libbpf. */
+void vigil_libbpf_set_sink(vigil_libbpf_sink sink);
+
+/* The filesystem type (statfs f_type) of `path`, or -errno. */
+long vigil_filesystem_magic(const char *path);
+
+#endif

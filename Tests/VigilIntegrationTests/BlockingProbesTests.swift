@@ -1,0 +1,95 @@
+import BPFCore
+import BlockingModel
+import Foundation
+import Logging
+import Probes
+import XCTest
+
+/// Loads the real probes against real processes.
+final class BlockingProbesTests: XCTestCase {
+  private var pinRoot = ""
+  private var descriptorsBefore = 0
+
+  override func setUpWithError() throws {
+    try TestEnvironment.requireBPF()
+    descriptorsBefore = TestEnvironment.openDescriptorCount()
+    pinRoot = TestEnvironment.makePinRoot()
+  }
+
+  override func tearDown() {
+    if !pinRoot.isEmpty { BPFPin.removeTree(pinRoot) }
+  }
+
+  /// Collects decoded records from a ring buffer on its own thread.
+  final class Collector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var records: [ProbeRecord] = []
+    private var stopped = false
+    private let thread: Thread
+
+    init(probes: BlockingProbes) throws {
+      let box = Box()
+      let ring = try probes.makeRingBuffer { bytes in
+        if let record = try? RecordDecoder.decode(bytes) { box.collector?.append(record) }
+      }
+      thread = Thread {}
+      box.collector = self
+      let worker = Thread { [unowned self] in
+        while !self.isStopped { _ = try? ring.poll(timeoutMilliseconds: 50) }
+      }
+      worker.start()
+      _ = thread
+    }
+
+    private final class Box: @unchecked Sendable { weak var collector: Collector? }
+
+    private var isStopped: Bool { lock.withLock { stopped } }
+    func append(_ record: ProbeRecord) { lock.withLock { records.append(record) } }
+    func stop() { lock.withLock { stopped = true } }
+    var episodes: [BlockingEpisode] {
+      lock.withLock {
+        records.compactMap { if case .blocking(let episode) = $0 { episode } else { nil } }
+      }
+    }
+    var all: [ProbeRecord] { lock.withLock { records } }
+  }
+
+  func testReportsSleepFutexAndPipeEpisodesOfTheTargetOnly() throws {
+    let probes = try BlockingProbes(pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: Logger(label: "test"))
+    try probes.apply(ProbeSettings(offcpuThresholdNanoseconds: 50_000_000, futexThresholdNanoseconds: 50_000_000, wakeupBytes: 1))
+    let collector = try Collector(probes: probes)
+    defer { collector.stop() }
+
+    let target = try Workload(rounds: 2)
+    let bystander = try Workload(rounds: 2)
+    try probes.watchProcess(target.pid, targetID: 7)
+    try target.start()
+    try bystander.start()
+    target.waitUntilDone(timeout: 10)
+    bystander.waitUntilDone(timeout: 10)
+    usleep(300_000)
+
+    let episodes = collector.episodes
+    XCTAssertFalse(episodes.contains { $0.pid == bystander.pid }, "untargeted process reported")
+    let threads = target.threads
+
+    let sleeps = episodes.filter { $0.kind == .offcpu && $0.tid == threads.sleeper }
+    XCTAssertTrue(sleeps.contains { abs(Double($0.durationNanoseconds) / 1e6 - 200) <= 40 }, "sleeps: \(sleeps)")
+    XCTAssertTrue(sleeps.allSatisfy { $0.targetID == 7 && $0.state == .interruptible })
+
+    let futexWaits = episodes.filter { $0.kind == .futex && $0.tid == threads.futexWaiter }
+    let futexWait = try XCTUnwrap(futexWaits.first { abs(Double($0.durationNanoseconds) / 1e6 - 300) <= 60 }, "futex: \(futexWaits)")
+    XCTAssertEqual(futexWait.futex?.outcome, .woken)
+    XCTAssertEqual(futexWait.futex?.operationName, "FUTEX_WAIT_PRIVATE")
+    XCTAssertEqual(futexWait.waker?.tid, threads.futexWaker)
+
+    let pipeReads = episodes.filter { $0.kind == .offcpu && $0.tid == threads.pipeReader }
+    let pipeRead = try XCTUnwrap(pipeReads.first { abs(Double($0.durationNanoseconds) / 1e6 - 250) <= 50 }, "pipe: \(pipeReads)")
+    XCTAssertEqual(pipeRead.waker?.tid, threads.pipeWriter)
+    XCTAssertFalse(pipeRead.stack.isEmpty)
+
+    XCTAssertTrue(collector.all.contains(.exit(pid: target.pid, targetID: 7, comm: "vigil-workload")))
+    XCTAssertEqual(try probes.watchedProcesses()[target.pid], nil, "exited process still targeted")
+    print("episodes: \(episodes.count)")
+  }
+}

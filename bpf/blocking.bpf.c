@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Blocking probes: off-CPU episodes and futex waits of targeted processes. */
+#include "vigil_core.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "vigil_abi.h"
+#include "blocking_maps.h"
+#include "blocking.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(vigil_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	struct vigil_settings *settings = vigil_get_settings();
+	if (!settings)
+		return 0;
+	vigil_switch_out(ctx, prev, prev_state, settings);
+	vigil_switch_in(next, settings);
+	return 0;
+}
+
+SEC("tp_btf/sched_waking")
+int BPF_PROG(vigil_waking, struct task_struct *p)
+{
+	vigil_note_waker(p);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
+{
+	if (nr != NR_FUTEX && nr != NR_FUTEX_WAITV && nr != NR_FUTEX_WAIT)
+		return 0;
+	struct vigil_settings *settings = vigil_get_settings();
+	if (settings)
+		vigil_futex_enter(regs, nr, settings);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct vigil_settings *settings = vigil_get_settings();
+	if (settings)
+		vigil_syscall_exit(ctx, ret, settings);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(vigil_exit, struct task_struct *p, bool group_dead)
+{
+	vigil_process_exit(p, group_dead);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vigil_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+{
+	struct vigil_settings *settings = vigil_get_settings();
+	if (settings)
+		vigil_process_exec(p, settings);
+	return 0;
+}

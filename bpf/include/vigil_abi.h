@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one ABI between Vigil's BPF programs and its Swift code: every struct
+ * that crosses the kernel boundary (ring buffer records, map keys and values)
+ * is defined here, in fixed-width types, and included by both sides.
+ * Change a layout => bump VIGIL_ABI_VERSION (it is part of the pin path).
+ */
+#ifndef VIGIL_ABI_H
+#define VIGIL_ABI_H
+
+#if defined(__bpf__)
+/* Types come from the trimmed CO-RE header included before this one. */
+#else
+#include <linux/types.h>
+#endif
+
+#define VIGIL_ABI_VERSION 1
+
+#define VIGIL_COMM_LEN 16
+#define VIGIL_MAX_STACK_DEPTH 32
+
+/* Ring buffer record kinds. */
+enum vigil_record_kind {
+	VIGIL_RECORD_OFFCPU = 1, /* a targeted thread was off CPU longer than the threshold */
+	VIGIL_RECORD_FUTEX = 2,  /* a targeted thread waited on a futex longer than the threshold */
+	VIGIL_RECORD_EXEC = 3,   /* some process called exec (only when exec reporting is on) */
+	VIGIL_RECORD_EXIT = 4,   /* a targeted process exited (its pid left the target set) */
+};
+
+/* Futex wait outcomes, from the syscall's return value. */
+enum vigil_futex_outcome {
+	VIGIL_FUTEX_WOKEN = 0,
+	VIGIL_FUTEX_TIMED_OUT = 1,
+	VIGIL_FUTEX_INTERRUPTED = 2,
+	VIGIL_FUTEX_ERROR = 3,
+};
+
+/* Which futex syscall a wait came from. */
+enum vigil_futex_syscall {
+	VIGIL_FUTEX_SYS_FUTEX = 0,
+	VIGIL_FUTEX_SYS_WAITV = 1,
+	VIGIL_FUTEX_SYS_WAIT = 2,
+};
+
+/* A blocking episode (offcpu or futex), with the user stack taken in the
+ * thread's own context when it resumed. */
+struct vigil_block_record {
+	__u32 kind;          /* VIGIL_RECORD_OFFCPU or VIGIL_RECORD_FUTEX */
+	__u32 pid;           /* thread group id */
+	__u32 tid;
+	__u32 target_id;     /* the target rule that selected the process */
+	__u64 start_ns;      /* CLOCK_MONOTONIC when the episode began */
+	__u64 duration_ns;
+	__u32 state;         /* offcpu: task state at switch-out (1 = interruptible, 2 = uninterruptible) */
+	__u32 waker_pid;     /* 0 when nobody woke it (timeout, signal from irq) */
+	__u32 waker_tid;
+	__u32 futex_op;      /* futex: op argument (futex(2)) or syscall-specific flags */
+	__u64 futex_uaddr;
+	__s32 futex_ret;     /* futex: the syscall's return value */
+	__u32 futex_outcome; /* enum vigil_futex_outcome */
+	__u32 futex_syscall; /* enum vigil_futex_syscall */
+	__s32 stack_bytes;   /* bytes of stack[] filled, or a negative errno */
+	char comm[VIGIL_COMM_LEN];
+	char waker_comm[VIGIL_COMM_LEN];
+	__u64 stack[VIGIL_MAX_STACK_DEPTH]; /* user-space return addresses, innermost first */
+};
+
+/* A process event: exec (for executable targets) or exit of a targeted process. */
+struct vigil_process_record {
+	__u32 kind; /* VIGIL_RECORD_EXEC or VIGIL_RECORD_EXIT */
+	__u32 pid;
+	__u32 target_id;
+	__u32 _pad;
+	char comm[VIGIL_COMM_LEN];
+};
+
+/* Live settings: one entry of the `vigil_settings` array map. */
+struct vigil_settings {
+	__u64 offcpu_min_ns;    /* report off-CPU episodes at least this long */
+	__u64 futex_min_ns;     /* report futex waits at least this long */
+	__u64 wakeup_bytes;     /* wake the consumer once this much data is pending */
+	__u32 state_mask;       /* bit 0: interruptible, bit 1: uninterruptible */
+	__u32 report_exec;      /* 1: emit VIGIL_RECORD_EXEC for every exec */
+	__u32 stack_depth;      /* frames to capture, 0..VIGIL_MAX_STACK_DEPTH */
+	__u32 has_cgroup_targets; /* 1: also look targets up by cgroup */
+};
+
+/* Value of the target maps (by tgid and by cgroup id). */
+struct vigil_target {
+	__u32 target_id;
+	__u32 flags;
+};
+
+/* Indexes of the per-CPU `vigil_counters` array. */
+enum vigil_counter {
+	VIGIL_COUNTER_EMITTED = 0,    /* records written to the ring buffer */
+	VIGIL_COUNTER_RB_LOST = 1,    /* records lost because the ring buffer was full */
+	VIGIL_COUNTER_STACK_FAIL = 2, /* episodes whose stack could not be read */
+	VIGIL_COUNTER_MAX = 4,
+};
+
+#define VIGIL_STATE_INTERRUPTIBLE 1u
+#define VIGIL_STATE_UNINTERRUPTIBLE 2u
+
+#endif /* VIGIL_ABI_H */

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The few kernel types Vigil's programs read, trimmed from vmlinux and marked
+ * preserve_access_index so libbpf relocates every field against the running
+ * kernel's BTF (CO-RE). Only the fields used are declared.
+ */
+#ifndef VIGIL_CORE_H
+#define VIGIL_CORE_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+
+typedef _Bool bool;
+#define true 1
+#define false 0
+
+struct task_struct {
+	int pid;
+	int tgid;
+	char comm[16];
+	struct task_struct *group_leader;
+} __attribute__((preserve_access_index));
+
+/* x86-64 user register frame, as saved on syscall entry. */
+struct pt_regs {
+	unsigned long di;
+	unsigned long si;
+	unsigned long dx;
+	unsigned long r10;
+	unsigned long r8;
+	unsigned long r9;
+	unsigned long orig_ax;
+} __attribute__((preserve_access_index));
+
+struct linux_binprm;
+
+#endif /* VIGIL_CORE_H */

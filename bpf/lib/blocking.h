@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Logic of the blocking probes, as inline helpers the entry programs call.
+ *
+ * Off-CPU: a targeted thread that switches out asleep (interruptible or
+ * uninterruptible) gets a timestamp; whoever wakes it is noted; when it is
+ * switched back in and the episode passed the threshold, the episode becomes
+ * pending. Its user stack is unchanged until it returns to user space, so the
+ * record is written at its syscall exit, in its own context, where the stack
+ * can be read. Only episodes over the threshold pay for a stack.
+ *
+ * Futex: the wait is timed from syscall entry to exit; the outcome comes from
+ * the return value.
+ */
+#ifndef VIGIL_BLOCKING_H
+#define VIGIL_BLOCKING_H
+
+#define VIGIL_MAX_CGROUP_LEVELS 16
+
+#define FUTEX_WAIT 0
+#define FUTEX_LOCK_PI 6
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_WAIT_REQUEUE_PI 11
+#define FUTEX_LOCK_PI2 13
+#define FUTEX_CMD_MASK 127
+
+#define NR_FUTEX 202
+#define NR_FUTEX_WAITV 449
+#define NR_FUTEX_WAIT 455
+
+#define EINTR 4
+#define ETIMEDOUT 110
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+
+static __always_inline void vigil_count(__u32 counter)
+{
+	__u64 *value = bpf_map_lookup_elem(&vigil_counters, &counter);
+	if (value)
+		*value += 1;
+}
+
+static __always_inline struct vigil_settings *vigil_get_settings(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&vigil_settings, &zero);
+}
+
+/* The target that selects the current task: by tgid, else by its cgroup or
+ * one of the cgroup's ancestors. Valid only for the current task. */
+static __always_inline struct vigil_target *vigil_current_target(__u32 tgid,
+								 const struct vigil_settings *settings)
+{
+	struct vigil_target *target = bpf_map_lookup_elem(&vigil_tgids, &tgid);
+	if (target || !settings->has_cgroup_targets)
+		return target;
+
+	__u64 cgroup_id = bpf_get_current_cgroup_id();
+	target = bpf_map_lookup_elem(&vigil_cgroups, &cgroup_id);
+	if (target)
+		return target;
+
+	for (int level = 1; level < VIGIL_MAX_CGROUP_LEVELS; level++) {
+		__u64 ancestor = bpf_get_current_ancestor_cgroup_id(level);
+		if (ancestor == 0 || ancestor == cgroup_id)
+			break;
+		target = bpf_map_lookup_elem(&vigil_cgroups, &ancestor);
+		if (target)
+			return target;
+	}
+	return NULL;
+}
+
+/* Submit a record, waking the consumer only once enough data is pending. */
+static __always_inline void vigil_submit(void *record, const struct vigil_settings *settings)
+{
+	__u64 pending = bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA);
+	__u64 flags = pending >= settings->wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(record, flags);
+	vigil_count(VIGIL_COUNTER_EMITTED);
+}
+
+/* Reserve a block record for the current thread, filled with its identity and stack. */
+static __always_inline struct vigil_block_record *
+vigil_reserve_block(void *ctx, __u32 kind, __u64 id, const struct vigil_task_state *task,
+		    const struct vigil_settings *settings)
+{
+	struct vigil_block_record *rec = bpf_ringbuf_reserve(&vigil_events, sizeof(*rec), 0);
+	if (!rec) {
+		vigil_count(VIGIL_COUNTER_RB_LOST);
+		return NULL;
+	}
+	rec->kind = kind;
+	rec->pid = id >> 32;
+	rec->tid = (__u32)id;
+	rec->target_id = task->target_id;
+	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+
+	__u32 depth = settings->stack_depth;
+	if (depth > VIGIL_MAX_STACK_DEPTH)
+		depth = VIGIL_MAX_STACK_DEPTH;
+	long bytes = 0;
+	if (depth > 0)
+		bytes = bpf_get_stack(ctx, rec->stack, depth * sizeof(__u64), BPF_F_USER_STACK);
+	if (bytes < 0)
+		vigil_count(VIGIL_COUNTER_STACK_FAIL);
+	rec->stack_bytes = bytes;
+	return rec;
+}
+
+/* Write the pending off-CPU episode of the current thread, if any. */
+static __always_inline void vigil_flush_offcpu(void *ctx, __u64 id, struct vigil_task_state *task,
+					       const struct vigil_settings *settings)
+{
+	if (!task->has_pending)
+		return;
+	task->has_pending = 0;
+
+	struct vigil_block_record *rec = vigil_reserve_block(ctx, VIGIL_RECORD_OFFCPU, id, task, settings);
+	if (!rec)
+		return;
+	rec->start_ns = task->pend_start;
+	rec->duration_ns = task->pend_duration;
+	rec->state = task->pend_state;
+	rec->waker_pid = task->pend_waker_pid;
+	rec->waker_tid = task->pend_waker_tid;
+	__builtin_memcpy(rec->waker_comm, task->pend_waker_comm, sizeof(rec->waker_comm));
+	rec->futex_op = 0;
+	rec->futex_uaddr = 0;
+	rec->futex_ret = 0;
+	rec->futex_outcome = 0;
+	rec->futex_syscall = 0;
+	vigil_submit(rec, settings);
+}
+
+/* sched_switch, outgoing side (prev is current): start an episode for a
+ * targeted thread going to sleep. */
+static __always_inline void vigil_switch_out(void *ctx, struct task_struct *prev, __u32 prev_state,
+					     const struct vigil_settings *settings)
+{
+	__u32 state = prev_state & (VIGIL_STATE_INTERRUPTIBLE | VIGIL_STATE_UNINTERRUPTIBLE);
+	if (!(state & settings->state_mask))
+		return;
+
+	__u64 id = bpf_get_current_pid_tgid();
+	struct vigil_target *target = vigil_current_target(id >> 32, settings);
+	if (!target)
+		return;
+
+	struct vigil_task_state *task =
+		bpf_task_storage_get(&vigil_tasks, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!task)
+		return;
+	/* An episode that never reached a syscall exit (page fault, preemption
+	 * path) is written now, with the stack the thread has here. */
+	vigil_flush_offcpu(ctx, id, task, settings);
+
+	task->off_since = bpf_ktime_get_ns();
+	task->off_state = state;
+	task->target_id = target->target_id;
+	task->waker_pid = 0;
+	task->waker_tid = 0;
+	task->waker_comm[0] = 0;
+}
+
+/* sched_switch, incoming side: close the episode of `next`. */
+static __always_inline void vigil_switch_in(struct task_struct *next,
+					    const struct vigil_settings *settings)
+{
+	struct vigil_task_state *task = bpf_task_storage_get(&vigil_tasks, next, 0, 0);
+	if (!task || !task->off_since)
+		return;
+
+	__u64 now = bpf_ktime_get_ns();
+	__u64 duration = now - task->off_since;
+	__u64 since = task->off_since;
+	task->off_since = 0;
+	if (duration < settings->offcpu_min_ns)
+		return;
+
+	task->pend_start = since;
+	task->pend_duration = duration;
+	task->pend_state = task->off_state;
+	task->pend_waker_pid = task->waker_pid;
+	task->pend_waker_tid = task->waker_tid;
+	__builtin_memcpy(task->pend_waker_comm, task->waker_comm, sizeof(task->waker_comm));
+	task->has_pending = 1;
+}
+
+/* sched_waking: the current task wakes `p`; note it if `p` is in an episode. */
+static __always_inline void vigil_note_waker(struct task_struct *p)
+{
+	struct vigil_task_state *task = bpf_task_storage_get(&vigil_tasks, p, 0, 0);
+	if (!task || !task->off_since)
+		return;
+	__u64 id = bpf_get_current_pid_tgid();
+	task->waker_pid = id >> 32;
+	task->waker_tid = (__u32)id;
+	bpf_get_current_comm(task->waker_comm, sizeof(task->waker_comm));
+}
+
+static __always_inline bool vigil_futex_op_waits(__u32 op)
+{
+	__u32 cmd = op & FUTEX_CMD_MASK;
+	return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET || cmd == FUTEX_LOCK_PI ||
+	       cmd == FUTEX_WAIT_REQUEUE_PI || cmd == FUTEX_LOCK_PI2;
+}
+
+/* sys_enter: start timing a futex wait of a targeted thread. */
+static __always_inline void vigil_futex_enter(struct pt_regs *regs, long nr,
+					      const struct vigil_settings *settings)
+{
+	__u32 syscall;
+	__u64 uaddr = BPF_CORE_READ(regs, di);
+	__u32 op;
+	if (nr == NR_FUTEX) {
+		op = BPF_CORE_READ(regs, si);
+		if (!vigil_futex_op_waits(op))
+			return;
+		syscall = VIGIL_FUTEX_SYS_FUTEX;
+	} else if (nr == NR_FUTEX_WAITV) {
+		op = BPF_CORE_READ(regs, dx); /* flags */
+		syscall = VIGIL_FUTEX_SYS_WAITV;
+	} else if (nr == NR_FUTEX_WAIT) {
+		op = BPF_CORE_READ(regs, r10); /* flags */
+		syscall = VIGIL_FUTEX_SYS_WAIT;
+	} else {
+		return;
+	}
+
+	__u64 id = bpf_get_current_pid_tgid();
+	struct vigil_target *target = vigil_current_target(id >> 32, settings);
+	if (!target)
+		return;
+	struct vigil_task_state *task = bpf_task_storage_get(
+		&vigil_tasks, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!task)
+		return;
+	task->target_id = target->target_id;
+	task->in_futex = 1;
+	task->futex_syscall = syscall;
+	task->futex_op = op;
+	task->futex_uaddr = uaddr;
+	task->futex_since = bpf_ktime_get_ns();
+}
+
+static __always_inline __u32 vigil_futex_outcome(long ret)
+{
+	if (ret >= 0)
+		return VIGIL_FUTEX_WOKEN;
+	if (ret == -ETIMEDOUT)
+		return VIGIL_FUTEX_TIMED_OUT;
+	if (ret == -EINTR || ret == -ERESTARTSYS || ret == -ERESTARTNOINTR ||
+	    ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK)
+		return VIGIL_FUTEX_INTERRUPTED;
+	return VIGIL_FUTEX_ERROR;
+}
+
+/* sys_exit: write what the thread has pending, now that its stack is readable. */
+static __always_inline void vigil_syscall_exit(void *ctx, long ret,
+					       const struct vigil_settings *settings)
+{
+	struct vigil_task_state *task =
+		bpf_task_storage_get(&vigil_tasks, bpf_get_current_task_btf(), 0, 0);
+	if (!task)
+		return;
+	__u64 id = bpf_get_current_pid_tgid();
+	vigil_flush_offcpu(ctx, id, task, settings);
+
+	if (!task->in_futex)
+		return;
+	task->in_futex = 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 duration = now - task->futex_since;
+	if (duration < settings->futex_min_ns)
+		return;
+
+	struct vigil_block_record *rec = vigil_reserve_block(ctx, VIGIL_RECORD_FUTEX, id, task, settings);
+	if (!rec)
+		return;
+	rec->start_ns = task->futex_since;
+	rec->duration_ns = duration;
+	rec->state = 0;
+	/* The waker of the thread's last sleep, which was this wait. */
+	rec->waker_pid = task->waker_pid;
+	rec->waker_tid = task->waker_tid;
+	__builtin_memcpy(rec->waker_comm, task->waker_comm, sizeof(rec->waker_comm));
+	rec->futex_op = task->futex_op;
+	rec->futex_uaddr = task->futex_uaddr;
+	rec->futex_ret = ret;
+	rec->futex_outcome = vigil_futex_outcome(ret);
+	rec->futex_syscall = task->futex_syscall;
+	vigil_submit(rec, settings);
+}
+
+/* sched_process_exit: a targeted process's last thread leaves the target set. */
+static __always_inline void vigil_process_exit(struct task_struct *p, bool group_dead)
+{
+	if (!group_dead)
+		return;
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct vigil_target *target = bpf_map_lookup_elem(&vigil_tgids, &tgid);
+	if (!target)
+		return;
+	__u32 target_id = target->target_id;
+	bpf_map_delete_elem(&vigil_tgids, &tgid);
+
+	struct vigil_process_record *rec = bpf_ringbuf_reserve(&vigil_events, sizeof(*rec), 0);
+	if (!rec) {
+		vigil_count(VIGIL_COUNTER_RB_LOST);
+		return;
+	}
+	rec->kind = VIGIL_RECORD_EXIT;
+	rec->pid = tgid;
+	rec->target_id = target_id;
+	rec->_pad = 0;
+	BPF_CORE_READ_STR_INTO(&rec->comm, p, comm);
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+	vigil_count(VIGIL_COUNTER_EMITTED);
+}
+
+/* sched_process_exec: tell user space, which matches executable targets. */
+static __always_inline void vigil_process_exec(struct task_struct *p,
+					       const struct vigil_settings *settings)
+{
+	if (!settings->report_exec)
+		return;
+	struct vigil_process_record *rec = bpf_ringbuf_reserve(&vigil_events, sizeof(*rec), 0);
+	if (!rec) {
+		vigil_count(VIGIL_COUNTER_RB_LOST);
+		return;
+	}
+	rec->kind = VIGIL_RECORD_EXEC;
+	rec->pid = BPF_CORE_READ(p, tgid);
+	rec->target_id = 0;
+	rec->_pad = 0;
+	BPF_CORE_READ_STR_INTO(&rec->comm, p, comm);
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+	vigil_count(VIGIL_COUNTER_EMITTED);
+}
+
+#endif /* VIGIL_BLOCKING_H */

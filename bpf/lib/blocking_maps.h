@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Maps of the blocking probes. Names stay within 15 characters (pin names). */
+#ifndef VIGIL_BLOCKING_MAPS_H
+#define VIGIL_BLOCKING_MAPS_H
+
+/* Records for user space; its size is set by the loader before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 23);
+} vigil_events SEC(".maps");
+
+/* One struct vigil_settings, updated live by the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_settings);
+} vigil_settings SEC(".maps");
+
+/* Targeted processes by thread group id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct vigil_target);
+} vigil_tgids SEC(".maps");
+
+/* Targeted cgroup v2 directories by cgroup id (the directory's inode). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct vigil_target);
+} vigil_cgroups SEC(".maps");
+
+/* enum vigil_counter, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} vigil_counters SEC(".maps");
+
+/* Per-thread episode state; freed by the kernel when the thread exits. */
+struct vigil_task_state {
+	__u64 off_since;     /* CLOCK_MONOTONIC at switch-out, 0 while on CPU */
+	__u32 off_state;
+	__u32 target_id;
+	__u32 waker_pid;
+	__u32 waker_tid;
+	char waker_comm[VIGIL_COMM_LEN];
+
+	/* An off-CPU episode over the threshold, reported when the thread next
+	 * runs in its own context (syscall exit or next switch-out). */
+	__u64 pend_start;
+	__u64 pend_duration;
+	__u32 pend_state;
+	__u32 pend_waker_pid;
+	__u32 pend_waker_tid;
+	__u32 has_pending;
+	char pend_waker_comm[VIGIL_COMM_LEN];
+
+	__u32 in_futex;
+	__u32 futex_syscall;
+	__u32 futex_op;
+	__u64 futex_uaddr;
+	__u64 futex_since;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct vigil_task_state);
+} vigil_tasks SEC(".maps");
+
+#endif /* VIGIL_BLOCKING_MAPS_H */
