@@ -6,7 +6,7 @@ let framePointers: [CSetting] = [.unsafeFlags(["-fno-omit-frame-pointer", "-O1"]
 
 let package = Package(
   name: "Vigil",
-  platforms: [.macOS(.v14)],
+  platforms: [.macOS(.v15)],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),

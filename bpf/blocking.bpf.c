@@ -29,6 +29,49 @@ int BPF_PROG(vigil_waking, struct task_struct *p)
 	return 0;
 }
 
+/* Interrupt context, so timer and device wake-ups are not blamed on a task. */
+SEC("tp_btf/irq_handler_entry")
+int BPF_PROG(vigil_irq_entry)
+{
+	vigil_interrupt_enter();
+	return 0;
+}
+
+SEC("tp_btf/irq_handler_exit")
+int BPF_PROG(vigil_irq_exit)
+{
+	vigil_interrupt_exit();
+	return 0;
+}
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(vigil_softirq_entry)
+{
+	vigil_interrupt_enter();
+	return 0;
+}
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(vigil_softirq_exit)
+{
+	vigil_interrupt_exit();
+	return 0;
+}
+
+SEC("tp_btf/hrtimer_expire_entry")
+int BPF_PROG(vigil_hrtimer_entry)
+{
+	vigil_interrupt_enter();
+	return 0;
+}
+
+SEC("tp_btf/hrtimer_expire_exit")
+int BPF_PROG(vigil_hrtimer_exit)
+{
+	vigil_interrupt_exit();
+	return 0;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
 {

@@ -15,6 +15,7 @@ public final class BlockingProbes: Sendable {
   /// Map names in `bpf/lib/blocking_maps.h`.
   static let mapNames = [
     "vigil_events", "vigil_settings", "vigil_tgids", "vigil_cgroups", "vigil_counters", "vigil_tasks",
+    "vigil_irq_depth",
   ]
 
   /// The directory holding this probe set's pins.

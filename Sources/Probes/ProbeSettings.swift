@@ -57,4 +57,7 @@ public struct ProbeCounters: Sendable, Equatable {
   public var lostRingBuffer: UInt64
   /// Episodes whose user stack could not be read.
   public var stackFailures: UInt64
+
+  /// No records yet.
+  public static let zero = ProbeCounters(emitted: 0, lostRingBuffer: 0, stackFailures: 0)
 }

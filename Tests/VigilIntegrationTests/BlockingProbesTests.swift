@@ -76,6 +76,7 @@ final class BlockingProbesTests: XCTestCase {
     let sleeps = episodes.filter { $0.kind == .offcpu && $0.tid == threads.sleeper }
     XCTAssertTrue(sleeps.contains { abs(Double($0.durationNanoseconds) / 1e6 - 200) <= 40 }, "sleeps: \(sleeps)")
     XCTAssertTrue(sleeps.allSatisfy { $0.targetID == 7 && $0.state == .interruptible })
+    XCTAssertTrue(sleeps.allSatisfy { $0.waker == nil }, "a timer wake-up was blamed on a task: \(sleeps)")
 
     let futexWaits = episodes.filter { $0.kind == .futex && $0.tid == threads.futexWaiter }
     let futexWait = try XCTUnwrap(futexWaits.first { abs(Double($0.durationNanoseconds) / 1e6 - 300) <= 60 }, "futex: \(futexWaits)")

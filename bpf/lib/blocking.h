@@ -189,12 +189,48 @@ static __always_inline void vigil_switch_in(struct task_struct *next,
 	task->has_pending = 1;
 }
 
-/* sched_waking: the current task wakes `p`; note it if `p` is in an episode. */
+/* Interrupt handlers (hard irq, softirq, hrtimer callbacks) entered and not
+ * yet left on this CPU. A wake-up inside one was caused by a timer or a
+ * device, not by the task the interrupt happened to land on. */
+static __always_inline __u32 *vigil_interrupt_depth(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&vigil_irq_depth, &zero);
+}
+
+static __always_inline void vigil_interrupt_enter(void)
+{
+	__u32 *depth = vigil_interrupt_depth();
+	if (depth)
+		*depth += 1;
+}
+
+static __always_inline void vigil_interrupt_exit(void)
+{
+	__u32 *depth = vigil_interrupt_depth();
+	if (depth && *depth > 0) /* attached mid-handler: never below zero */
+		*depth -= 1;
+}
+
+static __always_inline bool vigil_in_interrupt(void)
+{
+	__u32 *depth = vigil_interrupt_depth();
+	return depth && *depth > 0;
+}
+
+/* sched_waking: the current task wakes `p`; note it if `p` is in an episode.
+ * Wake-ups from interrupt context (timers, devices) have no waker task. */
 static __always_inline void vigil_note_waker(struct task_struct *p)
 {
 	struct vigil_task_state *task = bpf_task_storage_get(&vigil_tasks, p, 0, 0);
 	if (!task || !task->off_since)
 		return;
+	if (vigil_in_interrupt()) {
+		task->waker_pid = 0;
+		task->waker_tid = 0;
+		task->waker_comm[0] = 0;
+		return;
+	}
 	__u64 id = bpf_get_current_pid_tgid();
 	task->waker_pid = id >> 32;
 	task->waker_tid = (__u32)id;

@@ -41,6 +41,14 @@ struct {
 	__type(value, __u64);
 } vigil_counters SEC(".maps");
 
+/* Per CPU: how many interrupt handlers are running (see vigil_in_interrupt). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vigil_irq_depth SEC(".maps");
+
 /* Per-thread episode state; freed by the kernel when the thread exits. */
 struct vigil_task_state {
 	__u64 off_since;     /* CLOCK_MONOTONIC at switch-out, 0 while on CPU */

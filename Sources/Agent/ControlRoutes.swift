@@ -1,0 +1,117 @@
+import AgentConfig
+import ControlAPI
+import ControlHTTP
+import Foundation
+
+/// Serves the control API from the daemon's state.
+public struct ControlRoutes: Sendable {
+  let registry: TargetRegistry
+  let hub: EventHub
+  let status: @Sendable () -> StatusResponse
+  let metrics: @Sendable () -> String
+  /// The group allowed to mutate (besides root); nil when it does not exist.
+  let socketGroup: @Sendable () -> UInt32?
+
+  /// Answers one request.
+  public func handle(_ request: HTTPRequest) -> HTTPResponse {
+    let mutating = request.method == "POST" || request.method == "DELETE"
+    if mutating && !authorized(request.peer) {
+      return error(
+        403,
+        ErrorResponse(
+          "uid \(request.peer.uid) may not change vigild: only root or members of the socket's group may"))
+    }
+    switch (request.method, request.path) {
+    case ("GET", APIPath.status): return json(200, status())
+    case ("GET", APIPath.targets): return json(200, TargetList(targets: registry.targets.map(Self.info)))
+    case ("POST", APIPath.targets): return addTarget(request.body)
+    case ("DELETE", _) where APIPath.targetID(in: request.path) != nil:
+      return removeTarget(APIPath.targetID(in: request.path)!)
+    case ("GET", APIPath.events): return events(request.query)
+    case ("GET", APIPath.metrics):
+      return .full(status: 200, contentType: "text/plain; version=0.0.4", body: Array(metrics().utf8))
+    case (_, APIPath.status), (_, APIPath.targets), (_, APIPath.events), (_, APIPath.metrics):
+      return error(405, ErrorResponse("\(request.method) is not allowed on \(request.path)"))
+    default:
+      return error(404, ErrorResponse("no such endpoint: \(request.method) \(request.path)"))
+    }
+  }
+
+  private func authorized(_ peer: PeerCredentials) -> Bool {
+    guard let group = socketGroup() else { return peer.uid == 0 }
+    return peer.allowsMutation(socketGroup: group)
+  }
+
+  private func addTarget(_ body: [UInt8]) -> HTTPResponse {
+    do {
+      let request = try WireJSON.decode(TargetRequest.self, from: body)
+      let spec: TargetSpec =
+        switch try request.selector() {
+        case .pid(let pid): .pid(pid)
+        case .executable(let name): .executable(name)
+        case .cgroup(let path): .cgroup(path)
+        }
+      return json(201, Self.info(try registry.add(spec, source: .api)))
+    } catch let failure as ErrorResponse {
+      return error(400, failure)
+    } catch let failure as TargetError {
+      return error(failure.kind == .notFound ? 404 : 422, ErrorResponse(failure.message, field: failure.field))
+    } catch {
+      return self.error(400, ErrorResponse("request body is not a target: \(error)"))
+    }
+  }
+
+  private func removeTarget(_ id: Int) -> HTTPResponse {
+    do {
+      try registry.remove(id: id)
+      return .empty(status: 204)
+    } catch {
+      return self.error(404, ErrorResponse(error.message, field: error.field))
+    }
+  }
+
+  private func events(_ query: [String: String]) -> HTTPResponse {
+    let parsed: EventQuery
+    do { parsed = try EventQuery(query: query) } catch { return self.error(400, error) }
+    let filter = EventHub.Filter(
+      pid: parsed.pid, kind: parsed.kind?.rawValue, minDurationNanoseconds: parsed.minDurationNs ?? 0)
+    let recent = hub.recent(filter, limit: parsed.limit ?? (parsed.follow ? 0 : 1000))
+    guard parsed.follow else {
+      let body = recent.map { $0 + "\n" }.joined()
+      return .full(status: 200, contentType: MediaType.ndjson, body: Array(body.utf8))
+    }
+    let hub = self.hub
+    return .stream(status: 200, contentType: MediaType.ndjson) { writer in
+      let subscription = hub.subscribe(filter)
+      defer { hub.unsubscribe(subscription) }
+      for line in recent where !writer.write(line + "\n") { return }
+      while let lines = subscription.next(timeout: 1) {
+        if lines.isEmpty {
+          if !writer.isConnected { return }
+          continue
+        }
+        if !writer.write(lines.map { $0 + "\n" }.joined()) { return }
+      }
+    }
+  }
+
+  private func json<T: Encodable>(_ status: Int, _ value: T) -> HTTPResponse {
+    let body = (try? WireJSON.encode(value)) ?? Array("{}".utf8)
+    return .full(status: status, contentType: MediaType.json, body: body + [UInt8(ascii: "\n")])
+  }
+
+  private func error(_ status: Int, _ response: ErrorResponse) -> HTTPResponse { json(status, response) }
+
+  static func info(_ target: Target) -> TargetInfo {
+    let kind: TargetKind =
+      switch target.spec {
+      case .pid: .pid
+      case .executable: .executable
+      case .cgroup: .cgroup
+      }
+    let seconds = target.addedAt.timeIntervalSince1970
+    return TargetInfo(
+      id: target.id, kind: kind, value: target.spec.value, pids: target.processes.map(\.pid).sorted(),
+      addedAt: RFC3339.format(seconds: Int64(seconds), fractionDigits: 0), source: target.source.rawValue)
+  }
+}

@@ -1,0 +1,64 @@
+import BlockingModel
+import ControlAPI
+import Foundation
+import Symbolization
+
+/// Turns decoded episodes into the documented JSON event schema.
+public struct EventFormatter: Sendable {
+  private let encoder: JSONEncoder
+
+  public init() {
+    encoder = WireJSON.makeEncoder()
+  }
+
+  /// The event for `episode`, with its stack already symbolized into `frames`.
+  /// `wallClockOffset` is CLOCK_REALTIME minus CLOCK_MONOTONIC, in nanoseconds.
+  public func event(for episode: BlockingEpisode, frames: [Frame], wallClockOffset: Int64)
+    -> BlockingEventJSON
+  {
+    let wallNanoseconds = Int64(bitPattern: episode.startMonotonicNanoseconds) &+ wallClockOffset
+    return BlockingEventJSON(
+      time: RFC3339.format(
+        seconds: wallNanoseconds / 1_000_000_000, nanoseconds: UInt32(wallNanoseconds % 1_000_000_000)),
+      kind: episode.kind.rawValue,
+      pid: episode.pid,
+      tid: episode.tid,
+      comm: episode.comm,
+      durationNs: episode.durationNanoseconds,
+      state: episode.state?.rawValue,
+      waker: episode.waker.map { .init(pid: $0.pid, tid: $0.tid, comm: $0.comm) },
+      futex: episode.futex.map {
+        .init(uaddr: "0x" + String($0.address, radix: 16), op: $0.operationName, outcome: $0.outcome.rawValue)
+      },
+      stack: frames.map { $0.function ?? Self.unnamed($0) },
+      frames: frames.map {
+        .init(
+          address: "0x" + String($0.address, radix: 16), function: $0.function, offset: $0.offset,
+          module: $0.module)
+      })
+  }
+
+  /// One JSON line (without the newline).
+  public func line(_ event: BlockingEventJSON) -> String {
+    guard let data = try? encoder.encode(event) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  /// How a frame without a symbol is named in `stack`: `module+0xoffset` or the address.
+  static func unnamed(_ frame: Frame) -> String {
+    guard let module = frame.module else { return "0x" + String(frame.address, radix: 16) }
+    let name = module.split(separator: "/").last.map(String.init) ?? module
+    return "\(name)+0x" + String(frame.offset, radix: 16)
+  }
+
+  /// CLOCK_REALTIME - CLOCK_MONOTONIC now, in nanoseconds.
+  public static func wallClockOffset() -> Int64 {
+    var realtime = timespec()
+    var monotonic = timespec()
+    clock_gettime(CLOCK_REALTIME, &realtime)
+    clock_gettime(CLOCK_MONOTONIC, &monotonic)
+    let real = Int64(realtime.tv_sec) * 1_000_000_000 + Int64(realtime.tv_nsec)
+    let mono = Int64(monotonic.tv_sec) * 1_000_000_000 + Int64(monotonic.tv_nsec)
+    return real - mono
+  }
+}

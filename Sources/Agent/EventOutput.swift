@@ -1,0 +1,41 @@
+import Foundation
+
+/// Where blocking events are logged as JSON lines: stdout, a file, or nowhere.
+public final class EventOutput: @unchecked Sendable {
+  // Unchecked: written only from the pipeline's processor thread; the buffer is local to it.
+  private let handle: FileHandle?
+  private var buffer: [UInt8] = []
+
+  /// Events to standard output.
+  public static func standardOutput() -> EventOutput { EventOutput(handle: .standardOutput) }
+  /// Events dropped (still available through the API).
+  public static func none() -> EventOutput { EventOutput(handle: nil) }
+
+  /// Events appended to the file at `path` (created if missing).
+  public static func file(_ path: String) throws -> EventOutput {
+    if !FileManager.default.fileExists(atPath: path) {
+      guard FileManager.default.createFile(atPath: path, contents: nil) else {
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+      }
+    }
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    try handle.seekToEnd()
+    return EventOutput(handle: handle)
+  }
+
+  private init(handle: FileHandle?) { self.handle = handle }
+
+  /// Buffers one line; `flush` writes it.
+  func write(_ line: String) {
+    guard handle != nil else { return }
+    buffer.append(contentsOf: line.utf8)
+    buffer.append(UInt8(ascii: "\n"))
+    if buffer.count >= 64 * 1024 { flush() }
+  }
+
+  func flush() {
+    guard let handle, !buffer.isEmpty else { return }
+    try? handle.write(contentsOf: buffer)
+    buffer.removeAll(keepingCapacity: true)
+  }
+}
