@@ -24,6 +24,8 @@ let package = Package(
     // BPF objects compiled from bpf/ by the plugin and embedded in the binary.
     .plugin(name: "BPFCompilerPlugin", capability: .buildTool()),
     .target(name: "VigilBPF", plugins: ["BPFCompilerPlugin"]),
+    // Test-only BPF objects (bpf/tests), e.g. a program the verifier must refuse.
+    .target(name: "VigilBPFTestObjects", plugins: ["BPFCompilerPlugin"]),
 
     // The one module that talks to libbpf.
     .target(
@@ -35,7 +37,7 @@ let package = Package(
     .target(name: "BlockingModel", dependencies: ["CVigilABI"]),
     .target(name: "Symbolization"),
     .target(name: "AgentConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-    .target(name: "ControlAPI"),
+    .target(name: "ControlAPI", exclude: ["openapi.yaml"]),
     .target(name: "ControlHTTP"),
 
     // Loaded programs as Swift types.
@@ -84,7 +86,10 @@ let package = Package(
     ),
     .testTarget(
       name: "VigilIntegrationTests",
-      dependencies: ["BPFCore", "Probes", "Agent", "ControlAPI", "ControlHTTP", "BlockingModel", "AgentConfig"]
+      dependencies: [
+        "BPFCore", "Probes", "Agent", "ControlAPI", "ControlHTTP", "BlockingModel", "AgentConfig",
+        "VigilBPF", "VigilBPFTestObjects", .product(name: "Logging", package: "swift-log"),
+      ]
     ),
   ]
 )

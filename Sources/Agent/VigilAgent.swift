@@ -32,8 +32,10 @@ public final class VigilAgent: Service, Sendable {
     self.logger = logger
     self.rescanInterval = rescanInterval
     LibBPFLog.route(to: logger)
-    if BPFSystem.unavailableReason(bpffs: "/sys/fs/bpf") != nil { try BPFSystem.mountFilesystemsIfMissing() }
-    if let reason = BPFSystem.unavailableReason(bpffs: "/sys/fs/bpf") { throw AgentError(reason) }
+    if geteuid() == 0 && !BPFSystem.isMounted("/sys/fs/bpf", magic: BPFSystem.bpffsMagic) {
+      try BPFSystem.mountFilesystemsIfMissing()
+    }
+    if let reason = BPFSystem.unavailableReason(pinPath: configuration.bpf.pinPath) { throw AgentError(reason) }
 
     let blocking = configuration.blocking
     let settings = ProbeSettings(

@@ -33,11 +33,10 @@ public struct BPFProgram: @unchecked Sendable {
     guard case .success(let link?) = result else {
       throw BPFError.libbpf("bpf_program__attach", "attaching program \(name)", log: log)
     }
+    // Keep our own descriptor; destroying libbpf's handle closes its descriptor,
+    // which does not detach while ours is open.
     defer { bpf_link__destroy(link) }
-    // Keep our own descriptor and let libbpf's handle go without detaching.
-    let owned = try OwnedFD.duplicating(bpf_link__fd(link), context: "link of \(name)")
-    bpf_link__disconnect(link)
-    return BPFLink(fd: owned)
+    return BPFLink(fd: try OwnedFD.duplicating(bpf_link__fd(link), context: "link of \(name)"))
   }
 
   /// Kernel facts about the loaded program (id, tag, name).

@@ -3,21 +3,33 @@ import Glibc
 
 /// Checks and prepares what BPF needs on this machine: root, bpffs, tracefs, BTF.
 public enum BPFSystem {
-  static let bpffsMagic: Int = 0xCAFE_4A11
+  /// statfs type of bpffs.
+  public static let bpffsMagic: Int = 0xCAFE_4A11
   static let tracefsMagic: Int = 0x7472_6163
 
   /// Why BPF cannot be used here, in words an operator can act on; nil when it can.
-  public static func unavailableReason(bpffs: String = "/sys/fs/bpf") -> String? {
+  /// `pinPath` must be on a bpffs (it need not exist yet).
+  public static func unavailableReason(pinPath: String = "/sys/fs/bpf") -> String? {
     if geteuid() != 0 {
       return "vigild needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): running as uid \(geteuid())"
     }
     if access("/sys/kernel/btf/vmlinux", R_OK) != 0 {
       return "the kernel has no BTF (/sys/kernel/btf/vmlinux missing): CO-RE programs cannot load"
     }
-    if !isMounted(bpffs, magic: bpffsMagic) {
-      return "\(bpffs) is not a bpffs mount: run `mount -t bpf bpf \(bpffs)`"
+    let existing = nearestExistingDirectory(pinPath)
+    if !isMounted(existing, magic: bpffsMagic) {
+      return "pin path \(pinPath) is not on a bpffs (\(existing) is not): mount one with `mount -t bpf bpf /sys/fs/bpf`"
     }
     return nil
+  }
+
+  /// `path` itself, or its closest ancestor that exists.
+  static func nearestExistingDirectory(_ path: String) -> String {
+    var current = path
+    while access(current, F_OK) != 0, let slash = current.lastIndex(of: "/") {
+      current = slash == current.startIndex ? "/" : String(current[..<slash])
+    }
+    return current
   }
 
   /// Mounts bpffs at /sys/fs/bpf and tracefs at /sys/kernel/tracing where they are missing.

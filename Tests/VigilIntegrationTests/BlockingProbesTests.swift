@@ -8,50 +8,52 @@ import XCTest
 /// Loads the real probes against real processes.
 final class BlockingProbesTests: XCTestCase {
   private var pinRoot = ""
-  private var descriptorsBefore = 0
+  private var descriptorsBefore: [String] = []
 
   override func setUpWithError() throws {
     try TestEnvironment.requireBPF()
-    descriptorsBefore = TestEnvironment.openDescriptorCount()
+    descriptorsBefore = TestEnvironment.openDescriptors()
     pinRoot = TestEnvironment.makePinRoot()
   }
 
   override func tearDown() {
     if !pinRoot.isEmpty { BPFPin.removeTree(pinRoot) }
+    // BPF objects only: Foundation and Dispatch open descriptors of their own (Process, pipes, epoll).
+    let leaked = Set(TestEnvironment.openDescriptors()).subtracting(descriptorsBefore)
+      .filter { $0.contains("bpf") }
+    XCTAssertEqual(leaked, [], "a BPF test leaked file descriptors")
   }
 
-  /// Collects decoded records from a ring buffer on its own thread.
+  /// Collects decoded records from a ring buffer on its own thread until `stop`.
   final class Collector: @unchecked Sendable {
+    // Unchecked: `records` and `stopped` are guarded by `lock`.
     private let lock = NSLock()
     private var records: [ProbeRecord] = []
     private var stopped = false
-    private let thread: Thread
+    private var ring: BPFRingBuffer?
+    private let finished = DispatchSemaphore(value: 0)
 
     init(probes: BlockingProbes) throws {
-      let box = Box()
-      let ring = try probes.makeRingBuffer { bytes in
-        if let record = try? RecordDecoder.decode(bytes) { box.collector?.append(record) }
+      ring = try probes.makeRingBuffer { [self] bytes in
+        if let record = try? RecordDecoder.decode(bytes) { lock.withLock { records.append(record) } }
       }
-      thread = Thread {}
-      box.collector = self
-      let worker = Thread { [unowned self] in
-        while !self.isStopped { _ = try? ring.poll(timeoutMilliseconds: 50) }
-      }
-      worker.start()
-      _ = thread
-    }
-
-    private final class Box: @unchecked Sendable { weak var collector: Collector? }
-
-    private var isStopped: Bool { lock.withLock { stopped } }
-    func append(_ record: ProbeRecord) { lock.withLock { records.append(record) } }
-    func stop() { lock.withLock { stopped = true } }
-    var episodes: [BlockingEpisode] {
-      lock.withLock {
-        records.compactMap { if case .blocking(let episode) = $0 { episode } else { nil } }
+      Thread.detachNewThread { [self] in
+        while let ring = lock.withLock({ stopped ? nil : ring }) { _ = try? ring.poll(timeoutMilliseconds: 50) }
+        finished.signal()
       }
     }
+
+    /// Stops polling, waits for the thread to end and frees the ring buffer.
+    func stop() {
+      lock.withLock { stopped = true }
+      finished.wait()
+      lock.withLock { ring = nil }
+    }
+
     var all: [ProbeRecord] { lock.withLock { records } }
+    var episodes: [BlockingEpisode] {
+      all.compactMap { if case .blocking(let episode) = $0 { episode } else { nil } }
+    }
   }
 
   func testReportsSleepFutexAndPipeEpisodesOfTheTargetOnly() throws {

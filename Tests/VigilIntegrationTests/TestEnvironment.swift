@@ -9,7 +9,7 @@ enum TestEnvironment {
 
   /// Skips (or in CI fails) when BPF cannot be used here.
   static func requireBPF(file: StaticString = #filePath, line: UInt = #line) throws {
-    guard let reason = BPFSystem.unavailableReason() else { return }
+    guard let reason = BPFSystem.unavailableReason(pinPath: "/sys/fs/bpf") else { return }
     if isCI {
       XCTFail("BPF is required in CI: \(reason)", file: file, line: line)
       throw XCTSkip("failed above")
@@ -34,8 +34,12 @@ enum TestEnvironment {
   /// A fresh pin directory for one test under /sys/fs/bpf.
   static func makePinRoot() -> String { "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8))" }
 
-  /// The number of open descriptors of this process.
-  static func openDescriptorCount() -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+  /// The open descriptors of this process and what they refer to.
+  static func openDescriptors() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return names.sorted().map { name in
+      let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")) ?? "?"
+      return "\(name) -> \(target)"
+    }
   }
 }

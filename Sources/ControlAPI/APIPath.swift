@@ -1,0 +1,33 @@
+/// Request paths served by vigild's control socket.
+public enum APIPath {
+  /// `GET`: the daemon's ``StatusResponse``.
+  public static let status = "/v1/status"
+  /// `GET`: a ``TargetList``; `POST`: add a target from a ``TargetRequest``.
+  public static let targets = "/v1/targets"
+  /// `GET`: blocking events as NDJSON; see ``EventQuery``.
+  public static let events = "/v1/events"
+  /// `GET`: Prometheus text exposition.
+  public static let metrics = "/metrics"
+
+  /// `DELETE`: the path of one target.
+  public static func target(id: Int) -> String {
+    "\(targets)/\(id)"
+  }
+
+  /// The id in a `/v1/targets/{id}` path, or nil if `path` is not of that form.
+  public static func targetID(in path: String) -> Int? {
+    let prefix = targets + "/"
+    guard path.hasPrefix(prefix) else { return nil }
+    return Int(path.dropFirst(prefix.count))
+  }
+}
+
+/// Content types used on the control socket.
+public enum MediaType {
+  /// JSON request and response bodies.
+  public static let json = "application/json"
+  /// Newline-delimited JSON: one ``BlockingEventJSON`` per line.
+  public static let ndjson = "application/x-ndjson"
+  /// Prometheus text exposition format 0.0.4.
+  public static let prometheus = "text/plain; version=0.0.4; charset=utf-8"
+}

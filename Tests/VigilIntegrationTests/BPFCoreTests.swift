@@ -1,0 +1,92 @@
+import BPFCore
+import Foundation
+import Logging
+import Probes
+import VigilBPF
+import VigilBPFTestObjects
+import XCTest
+
+/// The libbpf wrapper against the kernel: descriptors, typed maps, errors.
+final class BPFCoreTests: XCTestCase {
+  override func setUpWithError() throws { try TestEnvironment.requireBPF() }
+
+  func testEveryDescriptorIsClosedWhenItsOwnerGoes() throws {
+    let before = TestEnvironment.openDescriptors()
+    let pinRoot = TestEnvironment.makePinRoot()
+    defer { BPFPin.removeTree(pinRoot) }
+    do {
+      let probes = try BlockingProbes(pinRoot: pinRoot, ringBufferBytes: 1 << 16, logger: Logger(label: "test"))
+      let ring = try probes.makeRingBuffer { _ in }
+      try ring.poll(timeoutMilliseconds: 1)
+      let map = try BPFMap<UInt32, UInt64>.create(type: .hash, name: "vigil_fdtest", maxEntries: 4)
+      try map.update(1, 2)
+      XCTAssertEqual(try map.lookup(1), 2)
+      probes.unpin()
+    }
+    XCTAssertEqual(TestEnvironment.openDescriptors(), before)
+  }
+
+  func testTypedMapsCheckSizesAndRoundTrip() throws {
+    let map = try BPFMap<UInt32, UInt64>.create(type: .hash, name: "vigil_typed", maxEntries: 8)
+    try map.updateBatch(keys: [1, 2, 3], values: [10, 20, 30])
+    XCTAssertEqual(try map.keys().sorted(), [1, 2, 3])
+    XCTAssertEqual(try map.lookup(2), 20)
+    XCTAssertTrue(try map.delete(2))
+    XCTAssertFalse(try map.delete(2))
+    XCTAssertNil(try map.lookup(2))
+    XCTAssertThrowsError(try BPFMap<UInt64, UInt64>(fd: map.fd.duplicate(context: "test"))) { error in
+      XCTAssertTrue("\(error)".contains("key/value sizes"), "\(error)")
+    }
+  }
+
+  func testMapOfMapsSwapsInnerMaps() throws {
+    let inner = try BPFMap<UInt32, UInt32>.create(type: .array, name: "vigil_inner", maxEntries: 1)
+    let outer = try BPFMap<UInt32, UInt32>.create(
+      type: .arrayOfMaps, name: "vigil_outer", maxEntries: 2, innerMap: inner.fd)
+    let replacement = try BPFMap<UInt32, UInt32>.create(type: .array, name: "vigil_inner2", maxEntries: 1)
+    try outer.setInner(0, map: inner.fd)
+    XCTAssertEqual(try outer.lookup(0), inner.info.id)
+    try outer.setInner(0, map: replacement.fd)
+    XCTAssertEqual(try outer.lookup(0), replacement.info.id)
+  }
+
+  func testRejectedProgramCarriesTheVerifierLog() throws {
+    let object = try BPFObject(bytes: TestBPFObjects.rejected, name: "rejected.bpf.o")
+    XCTAssertThrowsError(try object.load()) { error in
+      let failure = error as? BPFError
+      XCTAssertEqual(failure?.function, "bpf_object__load")
+      XCTAssertEqual(failure?.errno, EACCES)
+      let log = failure?.log ?? ""
+      XCTAssertTrue(log.contains("invalid mem access"), "verifier log missing: \(log)")
+      XCTAssertTrue("\(error)".contains("loading BPF object rejected.bpf.o"))
+    }
+  }
+
+  func testSettingsAndTargetsReachTheKernelMaps() throws {
+    let pinRoot = TestEnvironment.makePinRoot()
+    defer { BPFPin.removeTree(pinRoot) }
+    let probes = try BlockingProbes(pinRoot: pinRoot, ringBufferBytes: 1 << 16, logger: Logger(label: "test"))
+    try probes.watchProcess(4242, targetID: 3)
+    try probes.watchCgroup(77, targetID: 4)
+    XCTAssertEqual(try probes.watchedProcesses(), [4242: 3])
+    try probes.clearTargets()
+    XCTAssertEqual(try probes.watchedProcesses(), [:])
+    XCTAssertEqual(try probes.readCounters().lostRingBuffer, 0)
+  }
+
+  func testPinsSurviveTheirOwnerAndReopen() throws {
+    let pinRoot = TestEnvironment.makePinRoot()
+    try BPFPin.makeDirectory(pinRoot)
+    defer { BPFPin.removeTree(pinRoot) }
+    do {
+      let map = try BPFMap<UInt32, UInt64>.create(type: .array, name: "vigil_pinned", maxEntries: 1)
+      try map.update(0, 42)
+      try map.pin(at: "\(pinRoot)/map")
+    }
+    let reopened = try BPFMap<UInt32, UInt64>(fd: BPFPin.open("\(pinRoot)/map"))
+    XCTAssertEqual(try reopened.lookup(0), 42)
+    XCTAssertThrowsError(try BPFPin.open("\(pinRoot)/missing")) { error in
+      XCTAssertTrue("\(error)".contains("\(pinRoot)/missing"))
+    }
+  }
+}
