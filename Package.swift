@@ -79,6 +79,7 @@ let package = Package(
       name: "vigil-workload", cSettings: framePointers,
       linkerSettings: [.linkedLibrary("pthread")]
     ),
+    .executableTarget(name: "vigil-bench"),
 
     .testTarget(
       name: "VigilUnitTests",

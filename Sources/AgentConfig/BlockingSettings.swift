@@ -4,7 +4,7 @@ public struct BlockingSettings: Sendable, Equatable, Codable {
   public var offcpuThreshold: UInt64
   /// Shortest futex wait recorded, in nanoseconds (YAML: a duration such as `"10ms"`).
   public var futexThreshold: UInt64
-  /// Frames captured per stack, 1 through 127.
+  /// Frames captured per stack, 1 through 32 (the probes capture at most 32).
   public var stackDepth: Int
   /// Sleep states whose off-CPU episodes are recorded.
   public var states: Set<TaskState>
@@ -21,7 +21,7 @@ public struct BlockingSettings: Sendable, Equatable, Codable {
   }
 
   /// Deepest stack the BPF stack map can hold.
-  public static let maxStackDepth = 127
+  public static let maxStackDepth = 32
 
   init(_ node: ConfigNode) throws(ConfigError) {
     self.init()

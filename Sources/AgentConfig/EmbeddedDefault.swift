@@ -30,7 +30,7 @@ extension AgentConfiguration {
       offcpuThreshold: 10ms
       # Shortest futex wait recorded.
       futexThreshold: 10ms
-      # Frames per stack, 1 through 127.
+      # Frames per stack, 1 through 32.
       stackDepth: 32
       # Sleep states recorded: interruptible (S) and uninterruptible (D).
       states: [interruptible, uninterruptible]

@@ -5,3 +5,8 @@ public enum TestBPFObjects {
   /// `bpf/tests/rejected.bpf.c`: a program the verifier refuses.
   public static var rejected: [UInt8] { [UInt8](Data(base64Encoded: rejectedBase64)!) }
 }
+
+extension TestBPFObjects {
+  /// `bpf/tests/classifier.bpf.c`: drops packets longer than 100 bytes.
+  public static var classifier: [UInt8] { [UInt8](Data(base64Encoded: classifierBase64)!) }
+}

@@ -62,6 +62,17 @@ final class BPFCoreTests: XCTestCase {
     }
   }
 
+  func testTestRunRunsAProgramOnAPacket() throws {
+    let object = try BPFObject(bytes: TestBPFObjects.classifier, name: "classifier.bpf.o")
+    try object.load()
+    let program = try object.program("vigil_test_classifier")
+    let short = try program.testRun(packet: [UInt8](repeating: 0, count: 64), repetitions: 10)
+    XCTAssertEqual(short.returnValue, 0)
+    XCTAssertEqual(short.dataOut.count, 64)
+    let long = try program.testRun(packet: [UInt8](repeating: 0, count: 200))
+    XCTAssertEqual(long.returnValue, 2)
+  }
+
   func testSettingsAndTargetsReachTheKernelMaps() throws {
     let pinRoot = TestEnvironment.makePinRoot()
     defer { BPFPin.removeTree(pinRoot) }

@@ -1,3 +1,4 @@
+import AgentConfig
 import ControlAPI
 import Foundation
 import XCTest
@@ -79,6 +80,36 @@ final class DaemonTests: XCTestCase {
     workload.waitUntilDone(timeout: 10)
     Thread.sleep(forTimeInterval: 0.5)
     XCTAssertTrue(daemon.events.contains { $0.pid == workload.pid && $0.tid == workload.threads.futexWaiter })
+  }
+
+  func testCgroupTargetWatchesTheProcessesInside() throws {
+    let mount = try XCTUnwrap(ProcFS.cgroup2Mount(), "no cgroup v2 mount")
+    let cgroup = "\(mount)/vigil-test-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: cgroup, withIntermediateDirectories: false)
+    let daemon = try startDaemon(config: Self.quietConfig)
+    let inside = try Workload(rounds: 1)
+    let outside = try Workload(rounds: 1)
+    defer {
+      inside.kill()
+      outside.kill()
+      try? FileManager.default.removeItem(atPath: cgroup)
+    }
+    try "\(inside.pid)\n".write(toFile: "\(cgroup)/cgroup.procs", atomically: false, encoding: .utf8)
+    let (status, body) = try daemon.request("POST", APIPath.targets, body: #"{"cgroup":"\#(cgroup)"}"#)
+    XCTAssertEqual(status, 201, body)
+    XCTAssertTrue(body.contains("\(inside.pid)"), "cgroup target does not list its process: \(body)")
+    try inside.start()
+    try outside.start()
+    inside.waitUntilDone(timeout: 10)
+    outside.waitUntilDone(timeout: 10)
+    Thread.sleep(forTimeInterval: 0.5)
+    let events = daemon.events
+    XCTAssertTrue(events.contains { $0.pid == inside.pid && $0.tid == inside.threads.pipeReader }, "\(events)")
+    XCTAssertFalse(events.contains { $0.pid == outside.pid })
+
+    let (missing, error) = try daemon.request("POST", APIPath.targets, body: #"{"cgroup":"\#(mount)/no-such-group"}"#)
+    XCTAssertEqual(missing, 404)
+    XCTAssertTrue(error.contains("does not exist"), error)
   }
 
   func testUnknownPidAndATargetThatExitsLeaveTheDaemonRunning() throws {

@@ -34,11 +34,13 @@ enum TestEnvironment {
   /// A fresh pin directory for one test under /sys/fs/bpf.
   static func makePinRoot() -> String { "/sys/fs/bpf/vigil-test-\(UUID().uuidString.prefix(8))" }
 
-  /// The open descriptors of this process and what they refer to.
+  /// The open descriptors of this process and what they refer to (the listing's own
+  /// directory descriptor, closed by the time it is read, is left out).
   static func openDescriptors() -> [String] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-    return names.sorted().map { name in
-      let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")) ?? "?"
+    return names.sorted().compactMap { name in
+      guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
+      else { return nil }
       return "\(name) -> \(target)"
     }
   }

@@ -121,7 +121,7 @@ private func configError(_ yaml: String, validating: Bool = false) -> ConfigErro
     #expect(configError("blocking:\n  stackDepth: -1\n") == nil)
     let error = try #require(configError("blocking:\n  stackDepth: -1\n", validating: true))
     #expect(
-      error.description == #"vigild.yaml: blocking.stackDepth: "-1" must be between 1 and 127"#)
+      error.description == #"vigild.yaml: blocking.stackDepth: "-1" must be between 1 and 32"#)
   }
 
   @Test func badSocketModeIsRejected() throws {
