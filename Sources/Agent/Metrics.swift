@@ -21,7 +21,7 @@ public struct MetricsRenderer: Sendable {
   public func render(_ samples: [Sample]) -> String {
     samples.map { sample in
       let value =
-        sample.value == sample.value.rounded() && abs(sample.value) < 1e15
+        sample.value == sample.value.rounded() && abs(sample.value) <= 9_007_199_254_740_992
         ? String(Int64(sample.value)) : String(sample.value)
       return "# HELP \(sample.name) \(sample.help)\n# TYPE \(sample.name) \(sample.type)\n\(sample.name) \(value)\n"
     }.joined()

@@ -119,7 +119,10 @@ public final class TargetRegistry: Sendable {
         for process in target.processes { try kernel.watchProcess(process.pid, targetID: UInt32(target.id)) }
       }
     } catch {
-      for process in target.processes { try? kernel.unwatchProcess(process.pid) }
+      let held = individuallyWatchedPids()
+      for process in target.processes where !held.contains(process.pid) {
+        try? kernel.unwatchProcess(process.pid)
+      }
       throw TargetError(kind: .invalid, field: nil, message: "cannot watch \(spec): \(error)")
     }
     state.withLock { $0.targets[target.id] = target }
@@ -134,9 +137,11 @@ public final class TargetRegistry: Sendable {
     guard let target = state.withLock({ $0.targets.removeValue(forKey: id) }) else {
       throw TargetError(kind: .notFound, field: "id", message: "no target with id \(id)")
     }
-    let stillWatched = Set(targets.flatMap { $0.processes.map(\.pid) })
-    for process in target.processes where !stillWatched.contains(process.pid) {
-      try? kernel.unwatchProcess(process.pid)
+    if target.cgroupID == nil {
+      let stillWatched = individuallyWatchedPids()
+      for process in target.processes where !stillWatched.contains(process.pid) {
+        try? kernel.unwatchProcess(process.pid)
+      }
     }
     if let cgroupID = target.cgroupID { try? kernel.unwatchCgroup(cgroupID) }
     try? updateKernelNeeds()
@@ -167,9 +172,9 @@ public final class TargetRegistry: Sendable {
   public func processExecuted(pid: Int32) {
     let executableTargets = targets.filter { if case .executable = $0.spec { true } else { false } }
     guard !executableTargets.isEmpty, let process = processes.snapshot(pid: pid) else { return }
-    for target in executableTargets where target.spec.matches(process, cgroupMount: processes.cgroupMount() ?? "") {
+    let mount = processes.cgroupMount() ?? ""
+    for target in executableTargets where target.spec.matches(process, cgroupMount: mount) {
       attach(process, to: target.id)
-      return
     }
   }
 
@@ -177,20 +182,37 @@ public final class TargetRegistry: Sendable {
   /// looks for executable matches whose exec was missed.
   public func rescan() {
     for target in targets {
-      for identity in target.processes {
-        let current = processes.snapshot(pid: identity.pid)
-        if current?.startTime != identity.startTime {
-          try? kernel.unwatchProcess(identity.pid)
-          processExited(pid: identity.pid)
-        }
-      }
-      if case .executable = target.spec {
-        let known = Set(target.processes)
-        for identity in matchingProcesses(target.spec) where !known.contains(identity) {
-          if let process = processes.snapshot(pid: identity.pid) { attach(process, to: target.id) }
-        }
+      for identity in target.processes where processes.snapshot(pid: identity.pid)?.startTime != identity.startTime {
+        forget(identity, of: target.id)
       }
     }
+    for target in targets {
+      guard case .executable = target.spec else { continue }
+      let known = Set(target.processes)
+      for identity in matchingProcesses(target.spec) where !known.contains(identity) {
+        if let process = processes.snapshot(pid: identity.pid) { attach(process, to: target.id) }
+      }
+    }
+  }
+
+  /// Drops a process identity that is gone (or whose pid was reused) from one target; a pid
+  /// target ends. The kernel stops watching the pid unless another target holds it.
+  private func forget(_ identity: ProcessIdentity, of targetID: Int) {
+    let ended = state.withLock { state -> Bool in
+      state.targets[targetID]?.processes.removeAll { $0 == identity }
+      guard case .pid = state.targets[targetID]?.spec else { return false }
+      state.targets[targetID] = nil
+      return true
+    }
+    if !individuallyWatchedPids().contains(identity.pid) { try? kernel.unwatchProcess(identity.pid) }
+    if ended {
+      logger.info("target process exited", metadata: ["target.id": "\(targetID)", "pid": "\(identity.pid)"])
+    }
+  }
+
+  /// Pids that targets watch one by one (cgroup targets are filtered by cgroup id instead).
+  private func individuallyWatchedPids() -> Set<Int32> {
+    Set(targets.filter { $0.cgroupID == nil }.flatMap { $0.processes.map(\.pid) })
   }
 
   /// Re-writes every watched process and cgroup into the kernel's (e.g. after adopting pinned maps).

@@ -22,7 +22,9 @@ public final class VigilAgent: Service, Sendable {
   private let registry: TargetRegistry
   private let pipeline: EventPipeline
   private let hub: EventHub
-  private let server: UnixHTTPServer
+  private let server: HTTPServer
+  /// Serves only `GET /metrics` on `metrics.listen`, if set.
+  private let metricsServer: HTTPServer?
   private let rescanInterval: TimeInterval
 
   /// Loads (or re-adopts) the probes, applies settings and targets, and starts
@@ -77,16 +79,31 @@ public final class VigilAgent: Service, Sendable {
       hub: hub, output: output, logger: logger)
 
     let routesBox = RoutesBox()
-    server = UnixHTTPServer(
-      path: configuration.socket.path, mode: mode_t(configuration.socket.mode),
-      groupName: configuration.socket.group
+    server = HTTPServer(
+      .unix(
+        path: configuration.socket.path, mode: mode_t(configuration.socket.mode),
+        groupName: configuration.socket.group)
     ) { request in routesBox.routes!.handle(request) }
+    metricsServer = try configuration.metrics.listen.map { listen in
+      HTTPServer(try ListenAddress(hostPort: listen)) { request in
+        guard request.method == "GET", request.path == APIPath.metrics else {
+          return .full(
+            status: 404, contentType: "text/plain",
+            body: Array("only GET /metrics is served here\n".utf8))
+        }
+        return routesBox.routes!.handle(request)
+      }
+    }
     routesBox.routes = ControlRoutes(
       registry: registry, hub: hub, status: { [unowned self] in status() },
       metrics: { [unowned self] in metrics() }, socketGroup: { [server] in server.socketGroup })
 
     try pipeline.start()
     try server.start()
+    if let metricsServer {
+      try metricsServer.start()
+      logger.info("serving metrics", metadata: ["metrics.listen": "\(metricsServer.address)"])
+    }
     logger.info("vigild ready", metadata: ["socket": "\(configuration.socket.path)"])
   }
 
@@ -107,6 +124,7 @@ public final class VigilAgent: Service, Sendable {
   public func shutdown() {
     logger.info("vigild stopping")
     server.stop()
+    metricsServer?.stop()
     hub.closeAll()
     pipeline.stop()
   }

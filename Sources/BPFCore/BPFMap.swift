@@ -57,6 +57,13 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     isPerCPU = perCPUTypes.contains { $0.rawValue == info.type }
   }
 
+  /// Opens the map with kernel id `id` (e.g. an inner map found in a map-of-maps).
+  public init(id: UInt32) throws(BPFError) {
+    let fd = bpf_map_get_fd_by_id(id)
+    guard fd >= 0 else { throw BPFError.libbpf("bpf_map_get_fd_by_id", "map id \(id)", result: fd) }
+    try self.init(fd: OwnedFD(taking: fd))
+  }
+
   /// Creates a new map (not pinned, not part of any object).
   public static func create(
     type: BPFMapType, name: String, maxEntries: UInt32, flags: UInt32 = 0,
@@ -105,6 +112,31 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     var value = value
     let result = bpf_map_update_elem(fd.rawValue, &key, &value, flags.rawValue)
     guard result == 0 else { throw BPFError.libbpf("bpf_map_update_elem", "map \(info.name)", result: result) }
+  }
+
+  /// Sets `key` to `value` on every CPU (per-CPU maps).
+  public func updatePerCPU(_ key: Key, _ value: Value) throws(BPFError) {
+    try updateBatchPerCPU(keys: [key], value: value)
+  }
+
+  /// Sets every key in `keys` to `value` on every CPU (per-CPU maps), in one syscall.
+  public func updateBatchPerCPU(keys: [Key], value: Value) throws(BPFError) {
+    guard !keys.isEmpty else { return }
+    let cpus = max(Int(libbpf_num_possible_cpus()), 1)
+    let stride = (MemoryLayout<Value>.size + 7) & ~7
+    var bytes = [UInt8](repeating: 0, count: stride * cpus * keys.count)
+    bytes.withUnsafeMutableBytes { raw in
+      for slot in 0..<(cpus * keys.count) { raw.storeBytes(of: value, toByteOffset: slot * stride, as: Value.self) }
+    }
+    var count = UInt32(keys.count)
+    var opts = bpf_map_batch_opts()
+    opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+    let result = keys.withUnsafeBytes { keyBytes in
+      bytes.withUnsafeBytes { bpf_map_update_batch(fd.rawValue, keyBytes.baseAddress, $0.baseAddress, &count, &opts) }
+    }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_map_update_batch", "per-CPU map \(info.name)", result: result)
+    }
   }
 
   /// Deletes `key`; returns false if it was absent.

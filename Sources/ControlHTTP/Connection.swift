@@ -7,6 +7,9 @@ struct Connection {
 
   /// The accepted socket; owned by the connection's thread, which closes it after ``serve()``.
   let fd: Int32
+  /// The peer when the socket cannot tell (TCP: ``PeerCredentials/network``); nil asks the
+  /// kernel (`SO_PEERCRED`).
+  let knownPeer: PeerCredentials?
   let handler: @Sendable (HTTPRequest) -> HTTPResponse
 
   /// Reads one request, answers it and returns; errors on a vanished client are dropped.
@@ -23,7 +26,7 @@ struct Connection {
       let body = try reader.read(count: length)
       let peer: PeerCredentials
       do {
-        peer = try PeerCredentials.of(socket: fd)
+        peer = try knownPeer ?? PeerCredentials.of(socket: fd)
       } catch {
         throw RequestParser.Rejection(status: 500, message: "cannot read peer credentials")
       }

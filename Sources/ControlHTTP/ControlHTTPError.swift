@@ -2,8 +2,11 @@ import Glibc
 
 /// Why a control-socket server or client call failed, worded for the person at the terminal.
 public enum ControlHTTPError: Error, Equatable, CustomStringConvertible {
-  /// A system call on the socket at `path` failed with `errno`; `operation` reads "cannot <operation> <path>".
+  /// A system call on the socket at `path` (a file, or a TCP `host:port`) failed with `errno`;
+  /// `operation` reads "cannot <operation> <path>".
   case system(operation: String, path: String, errno: Int32)
+  /// `address` is not a TCP address the server can listen on.
+  case badAddress(address: String, reason: String)
   /// Another server is already listening on `path`.
   case addressInUse(path: String)
   /// `path` exists and is not a socket, so it was left alone.
@@ -19,6 +22,8 @@ public enum ControlHTTPError: Error, Equatable, CustomStringConvertible {
     case .system(let operation, let path, let code):
       return "cannot \(operation) \(path): \(SystemCallError(code: code).message)"
         + (operation == "connect to" ? Self.connectHint(code) : "")
+    case .badAddress(let address, let reason):
+      return "cannot listen on \(address): \(reason)"
     case .addressInUse(let path):
       return "cannot listen on \(path): another server is already listening there"
     case .notASocket(let path):

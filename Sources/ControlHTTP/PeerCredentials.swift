@@ -19,10 +19,15 @@ public struct PeerCredentials: Sendable, Equatable {
     self.groups = groups
   }
 
+  /// A TCP peer, which has no kernel credentials: uid and gid `UInt32.max` (`(uid_t)-1`, which
+  /// no process has), so it is neither root nor in any group and may never mutate.
+  public static let network = PeerCredentials(pid: 0, uid: .max, gid: .max)
+
   /// Whether this peer may make mutating calls on a socket owned by `socketGroup`:
-  /// it is root, or the group is its primary or a supplementary group.
+  /// it is root, or the group is its primary or a supplementary group. Never for uid
+  /// `UInt32.max` (a ``network`` peer).
   public func allowsMutation(socketGroup: UInt32) -> Bool {
-    uid == 0 || gid == socketGroup || groups.contains(socketGroup)
+    uid != .max && (uid == 0 || gid == socketGroup || groups.contains(socketGroup))
   }
 
   /// The credentials of the peer of the connected socket `fd` (`SO_PEERCRED`), plus its groups.

@@ -1,6 +1,7 @@
 import Glibc
 
-/// Thin, errno-checked wrappers over AF_UNIX stream socket calls.
+/// Thin, errno-checked wrappers over AF_UNIX stream socket calls; `send`, `receive` and
+/// `setTimeout` serve TCP sockets too.
 enum UnixSocket {
   /// A new close-on-exec AF_UNIX stream socket; the caller owns it.
   static func make() throws -> Int32 {

@@ -62,6 +62,17 @@ final class BPFCoreTests: XCTestCase {
     }
   }
 
+  func testPolicyClassifierPassesTheVerifier() throws {
+    let object = try BPFObject(bytes: EmbeddedBPF.policy, name: "policy.bpf.o")
+    try object.setMaxEntries(map: "vigil_pol_count", 3 * 1024)
+    try object.load()
+    XCTAssertEqual(
+      object.programNames, ["vigil_tc_ingress", "vigil_tc_egress", "vigil_cg_ingress", "vigil_cg_egress"])
+    // With no generation active, every packet passes (tcx: TCX_NEXT).
+    let result = try object.program("vigil_tc_ingress").testRun(packet: [UInt8](repeating: 0, count: 64))
+    XCTAssertEqual(Int32(bitPattern: result.returnValue), -1)
+  }
+
   func testTestRunRunsAProgramOnAPacket() throws {
     let object = try BPFObject(bytes: TestBPFObjects.classifier, name: "classifier.bpf.o")
     try object.load()

@@ -17,9 +17,30 @@ import Testing
       (PeerCredentials(pid: 1, uid: 1000, gid: 1000), 990, false),
       (PeerCredentials(pid: 1, uid: 65534, gid: 65534, groups: [65534]), 0, false),
       (PeerCredentials(pid: 1, uid: 1000, gid: 0), 0, true),
+      (PeerCredentials.network, 0, false),
+      (PeerCredentials.network, UInt32.max, false),
+      (PeerCredentials(pid: 1, uid: .max, gid: 0, groups: [0]), 0, false),
     ] as [(PeerCredentials, UInt32, Bool)])
   func mutationAuthorization(peer: PeerCredentials, socketGroup: UInt32, allowed: Bool) {
     #expect(peer.allowsMutation(socketGroup: socketGroup) == allowed)
+  }
+
+  @Test(
+    arguments: [
+      ("127.0.0.1:9466", ListenAddress.tcp(host: "127.0.0.1", port: 9466)),
+      ("0.0.0.0:1", .tcp(host: "0.0.0.0", port: 1)),
+      ("[::1]:9466", .tcp(host: "::1", port: 9466)),
+      ("[::]:0", .tcp(host: "::", port: 0)),
+      ("::1:9466", nil), ("127.0.0.1", nil), ("127.0.0.1:65536", nil), ("127.0.0.1:x", nil),
+    ] as [(String, ListenAddress?)])
+  func listenAddressParses(text: String, expected: ListenAddress?) throws {
+    guard let expected else {
+      #expect(throws: ControlHTTPError.self) { try ListenAddress(hostPort: text) }
+      return
+    }
+    let address = try ListenAddress(hostPort: text)
+    #expect(address == expected)
+    #expect(address.description == text)
   }
 
   @Test func supplementaryGroupsFromProcStatus() {
@@ -232,12 +253,12 @@ import Testing
     try UnixSocket.bind(stale, to: path)
     close(stale)
 
-    let first = UnixHTTPServer(path: path, groupName: nil) { _ in .empty(status: 204) }
+    let first = HTTPServer(.unix(path: path, groupName: nil)) { _ in .empty(status: 204) }
     try first.start()
     defer { first.stop() }
     #expect(try UnixHTTPClient(socketPath: path).request(method: "GET", path: "/").status == 204)
 
-    let second = UnixHTTPServer(path: path, groupName: nil) { _ in .empty(status: 204) }
+    let second = HTTPServer(.unix(path: path, groupName: nil)) { _ in .empty(status: 204) }
     #expect(throws: ControlHTTPError.addressInUse(path: path)) { try second.start() }
     #expect(try UnixHTTPClient(socketPath: path).request(method: "GET", path: "/").status == 204)
 
@@ -245,7 +266,7 @@ import Testing
     let created = creat(file, 0o600)
     #expect(created >= 0)
     close(created)
-    let third = UnixHTTPServer(path: file, groupName: nil) { _ in .empty(status: 204) }
+    let third = HTTPServer(.unix(path: file, groupName: nil)) { _ in .empty(status: 204) }
     #expect(throws: ControlHTTPError.notASocket(path: file)) { try third.start() }
   }
 
@@ -257,6 +278,70 @@ import Testing
       "\(error)"
         == "cannot connect to /nonexistent/vigil.sock: No such file or directory — is vigild running?"
     }
+  }
+
+  @Test(arguments: ["127.0.0.1"] + (hasIPv6Loopback ? ["::1"] : []))
+  func tcpServerServesAGetToAPeerThatCannotMutate(host: String) throws {
+    let server = HTTPServer(.tcp(host: host, port: 0)) { request in
+      let peer = request.peer
+      let mutates = [0, getgid(), .max].contains { peer.allowsMutation(socketGroup: $0) }
+      let text = "\(request.method) \(request.path) \(peer == .network) \(mutates)"
+      return .full(status: 200, contentType: "text/plain", body: Array(text.utf8))
+    }
+    try server.start()
+    defer { server.stop() }
+    let port = try #require(server.port)
+    #expect(port != 0)
+    #expect(server.socketGroup == nil)
+    let answer = try tcpExchange(host, port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"))
+    #expect(answer.hasSuffix("\r\n\r\nGET /metrics true false"))
+  }
+
+  @Test func tcpListenErrorsNameTheAddress() throws {
+    let first = HTTPServer(.tcp(host: "127.0.0.1", port: 0)) { _ in .empty(status: 204) }
+    try first.start()
+    defer { first.stop() }
+    let port = try #require(first.port)
+    let second = HTTPServer(.tcp(host: "127.0.0.1", port: port)) { _ in .empty(status: 204) }
+    #expect {
+      try second.start()
+    } throws: { error in
+      "\(error)" == "cannot listen on 127.0.0.1:\(port): Address already in use"
+    }
+    let named = HTTPServer(.tcp(host: "localhost", port: port)) { _ in .empty(status: 204) }
+    #expect {
+      try named.start()
+    } throws: { error in
+      "\(error)" == "cannot listen on localhost:\(port): not an IPv4 or IPv6 address"
+    }
+  }
+
+  @Test func tcpPortIsReusableRightAfterStop() throws {
+    let first = HTTPServer(.tcp(host: "127.0.0.1", port: 0)) { _ in .empty(status: 204) }
+    try first.start()
+    let port = try #require(first.port)
+    // The server closes first, which leaves its side of the connection in TIME_WAIT.
+    #expect(try tcpExchange("127.0.0.1", port, "GET / HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 204"))
+    first.stop()
+    let second = HTTPServer(.tcp(host: "127.0.0.1", port: port)) { _ in .empty(status: 204) }
+    try second.start()
+    second.stop()
+  }
+
+  @Test func tcpStartStopLeaksNoDescriptors() throws {
+    let before = openDescriptorCount()
+    do {
+      let server = HTTPServer(.tcp(host: "127.0.0.1", port: 0)) { _ in .empty(status: 204) }
+      try server.start()
+      defer { server.stop() }
+      let port = try #require(server.port)
+      for _ in 0..<3 { _ = try tcpExchange("127.0.0.1", port, "GET / HTTP/1.1\r\n\r\n") }
+      _ = try tcpExchange("127.0.0.1", port, "NONSENSE\r\n\r\n")
+      let clash = HTTPServer(.tcp(host: "127.0.0.1", port: port)) { _ in .empty(status: 204) }
+      #expect(throws: ControlHTTPError.self) { try clash.start() }
+    }
+    #expect(TestServer.waitUntil { openDescriptorCount() <= before })
   }
 
   @Test func startStopLeaksNoDescriptors() throws {
@@ -291,7 +376,7 @@ final class TestServer: Sendable {
 
   let directory: String
   let path: String
-  let http: UnixHTTPServer
+  let http: HTTPServer
   let producerStarted = Flag()
   let producerFinished = Flag()
 
@@ -301,7 +386,7 @@ final class TestServer: Sendable {
     path = directory + "/run/ctl.sock"
     let started = producerStarted
     let finished = producerFinished
-    http = UnixHTTPServer(path: path, groupName: nil) { request in
+    http = HTTPServer(.unix(path: path, groupName: nil)) { request in
       extraRoutes(request) ?? Self.route(request, started: started, finished: finished)
     }
     try http.start()
@@ -397,11 +482,35 @@ func rawExchange(_ path: String, _ text: String) throws -> String {
   defer { close(fd) }
   try UnixSocket.connect(fd, to: path)
   try UnixSocket.send(fd, Array(text.utf8))
+  return readToEnd(fd)
+}
+
+/// Sends `text` over TCP to `host`:`port` and returns everything the server answers.
+func tcpExchange(_ host: String, _ port: UInt16, _ text: String) throws -> String {
+  var address = sockaddr_storage()
+  let length = try #require(ListeningSocket.socketAddress(host, port, into: &address))
+  let fd = socket(Int32(address.ss_family), Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { throw SystemCallError.current }
+  defer { close(fd) }
+  try ListeningSocket.withSocketAddress(&address) {
+    try ListeningSocket.check(connect(fd, $0, length))
+  }
+  try UnixSocket.send(fd, Array(text.utf8))
+  return readToEnd(fd)
+}
+
+/// Everything `fd` yields until the peer closes.
+func readToEnd(_ fd: Int32) -> String {
   var reader = ByteReader(socket: fd)
   var answer: [UInt8] = []
   while let piece = try? reader.readSome(), !piece.isEmpty { answer += piece }
   return String(decoding: answer, as: UTF8.self)
 }
+
+/// Whether the loopback interface has `::1`.
+let hasIPv6Loopback =
+  (try? String(contentsOfFile: "/proc/net/if_inet6", encoding: .utf8))?
+  .contains("00000000000000000000000000000001") ?? false
 
 /// Entries in /proc/self/fd (less the one used to list it).
 func openDescriptorCount() -> Int {

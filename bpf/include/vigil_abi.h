@@ -102,4 +102,82 @@ enum vigil_counter {
 #define VIGIL_STATE_INTERRUPTIBLE 1u
 #define VIGIL_STATE_UNINTERRUPTIBLE 2u
 
+/* ---- Network policy ------------------------------------------------------
+ *
+ * A generation of policy is a pair of inner maps (rules, endpoint defaults)
+ * in one slot of the outer maps. The datapath reads `vigil_pol_state` once per
+ * packet to learn the active slot, so a flip is one array write.
+ */
+
+#define VIGIL_POLICY_MAX_RANGES 16 /* port ranges per address block and endpoint direction */
+#define VIGIL_POLICY_SLOTS 3       /* live, previous (being released), spare */
+#define VIGIL_POLICY_MAX_ENDPOINTS 1024
+
+enum vigil_direction {
+	VIGIL_DIR_INGRESS = 0, /* arriving at the workload */
+	VIGIL_DIR_EGRESS = 1,  /* sent by the workload */
+};
+
+enum vigil_policy_action {
+	VIGIL_ACTION_NONE = 0,
+	VIGIL_ACTION_ALLOW = 1,
+	VIGIL_ACTION_DENY = 2,
+};
+
+/* LPM trie key. The first 32 bits after prefixlen (endpoint and direction)
+ * are always fully matched; addresses are 16 bytes, IPv4 mapped as
+ * ::ffff:a.b.c.d, so prefixlen = 32 + (IPv4 ? 96 + len : len). */
+struct vigil_policy_key {
+	__u32 prefixlen;
+	__u32 endpoint_dir; /* big-endian (endpoint id << 1 | direction) */
+	__u8 addr[16];
+};
+
+/* One allowed or denied protocol and port interval. */
+struct vigil_port_range {
+	__u8 protocol;  /* IPPROTO_*; 0 = any protocol */
+	__u8 action;    /* VIGIL_ACTION_ALLOW or VIGIL_ACTION_DENY */
+	__u16 counter;  /* index of the rule's counter in the generation */
+	__u16 port_lo;  /* destination port interval, host order; 0..65535 = any */
+	__u16 port_hi;
+};
+
+/* What an address block allows and denies for one endpoint direction. Every
+ * rule whose block contains this one (minus its `except` blocks) is here. */
+struct vigil_policy_value {
+	__u32 count; /* ranges used */
+	__u32 _pad;
+	struct vigil_port_range ranges[VIGIL_POLICY_MAX_RANGES];
+};
+
+/* Per endpoint direction (array index endpoint << 1 | direction): the verdict
+ * for traffic no rule matches. Endpoints a generation does not manage have
+ * action NONE and pass untouched. */
+struct vigil_endpoint_policy {
+	__u8 default_action; /* VIGIL_ACTION_ALLOW, VIGIL_ACTION_DENY, or NONE (unmanaged) */
+	__u8 audit;          /* 1: evaluate and count, never drop */
+	__u16 default_counter;
+	__u32 _pad;
+};
+
+/* Interface endpoints: which endpoint an interface of a network namespace is. */
+struct vigil_interface_key {
+	__u64 netns_cookie;
+	__u32 ifindex;
+	__u32 _pad;
+};
+
+/* The active generation (one entry of `vigil_pol_state`). */
+struct vigil_policy_state {
+	__u32 slot;       /* VIGIL_POLICY_SLOTS means no policy */
+	__u32 _pad;
+	__u64 generation;
+};
+
+/* Per-CPU packet and byte counts of one rule or default verdict. */
+struct vigil_policy_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
 #endif /* VIGIL_ABI_H */

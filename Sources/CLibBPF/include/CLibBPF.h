@@ -16,4 +16,11 @@ void vigil_libbpf_set_sink(vigil_libbpf_sink sink);
 /* The filesystem type (statfs f_type) of `path`, or -errno. */
 long vigil_filesystem_magic(const char *path);
 
+/* setns(2) for the calling thread (Swift's Glibc module lacks it). 0 or -errno. */
+int vigil_setns(int fd, int nstype);
+
+/* The network namespace cookie of the namespace `socket_fd` lives in
+ * (SO_NETNS_COOKIE), the value bpf_get_netns_cookie() returns there. 0 or -errno. */
+int vigil_netns_cookie(int socket_fd, unsigned long long *cookie);
+
 #endif

@@ -1,0 +1,3 @@
+module vigil/offsetsdump
+
+go 1.19

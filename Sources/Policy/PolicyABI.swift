@@ -1,0 +1,77 @@
+import CVigilABI
+
+/// Views of the ABI structs the compiler emits.
+extension vigil_policy_key {
+  /// The key of `prefix` for one endpoint direction.
+  init(endpointIndex: UInt32, prefix: IPPrefix) {
+    self.init()
+    prefixlen = UInt32(32 + prefix.mappedLength)
+    endpoint_dir = endpointIndex.bigEndian
+    withUnsafeMutableBytes(of: &addr) { bytes in
+      bytes.storeBytes(of: prefix.address.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+      bytes.storeBytes(of: prefix.address.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+    }
+  }
+
+  /// The endpoint direction, `id << 1 | direction`, in host order.
+  public var endpointIndex: UInt32 { UInt32(bigEndian: endpoint_dir) }
+
+  /// The address block matched.
+  public var prefix: IPPrefix {
+    let address = withUnsafeBytes(of: addr) { IPAddress(bytes: $0) }
+    let length = Int(prefixlen) - 32
+    return IPPrefix(address: address, length: address.isIPv4 ? length - 96 : length)
+  }
+
+  /// Whether the trie entry holds `address`, as the kernel matches: by bits, not by family.
+  func matches(_ address: IPAddress) -> Bool {
+    let length = Int(prefixlen) - 32
+    let own = withUnsafeBytes(of: addr) { IPAddress(bytes: $0) }
+    return own.masked(to: length) == address.masked(to: length)
+  }
+}
+
+extension vigil_policy_value {
+  /// A value holding `ranges` (at most `VIGIL_POLICY_MAX_RANGES`).
+  init(ranges: [vigil_port_range]) {
+    self.init()
+    count = UInt32(ranges.count)
+    withUnsafeMutableBytes(of: &self.ranges) { buffer in
+      ranges.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    }
+  }
+
+  /// The ranges used, in scan order.
+  public var portRanges: [vigil_port_range] {
+    withUnsafeBytes(of: ranges) {
+      Array($0.bindMemory(to: vigil_port_range.self).prefix(Int(count)))
+    }
+  }
+}
+
+extension vigil_port_range {
+  /// A range of `action` counted in `counter`; protocol 0 is any.
+  init(
+    protocol number: UInt8, action: vigil_policy_action, counter: UInt16, ports: ClosedRange<UInt16>
+  ) {
+    self.init(
+      protocol: number, action: UInt8(action.rawValue), counter: counter, port_lo: ports.lowerBound,
+      port_hi: ports.upperBound)
+  }
+
+  /// Whether a packet of IP protocol `number` to `port` falls in this range.
+  func matches(protocol number: UInt8, port: UInt16) -> Bool {
+    (self.protocol == 0 || self.protocol == number) && port_lo <= port && port <= port_hi
+  }
+
+  /// Whether this range matches every packet `other` matches.
+  func covers(_ other: vigil_port_range) -> Bool {
+    (self.protocol == 0 || self.protocol == other.protocol) && port_lo <= other.port_lo
+      && other.port_hi <= port_hi
+  }
+}
+
+/// Whether two plain C values have the same bytes.
+func sameBytes<T>(_ left: T, _ right: T) -> Bool {
+  withUnsafeBytes(of: left) { left in withUnsafeBytes(of: right) { left.elementsEqual($0) } }
+}

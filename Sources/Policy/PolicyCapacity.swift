@@ -1,0 +1,16 @@
+/// The sizes of the datapath's policy maps (`bpf.policyCapacity`).
+public struct PolicyCapacity: Sendable, Equatable {
+  /// LPM trie entries (address blocks per endpoint direction).
+  public var maxEntries: Int
+  /// Rule and default counters; at most 65536, as a counter index is 16 bits.
+  public var maxCounters: Int
+  /// Endpoints; ids are below this.
+  public var maxEndpoints: Int
+
+  /// Limits for one generation of policy.
+  public init(maxEntries: Int, maxCounters: Int, maxEndpoints: Int) {
+    self.maxEntries = maxEntries
+    self.maxCounters = maxCounters
+    self.maxEndpoints = maxEndpoints
+  }
+}

@@ -1,0 +1,98 @@
+import CVigilABI
+
+/// Compiles policy documents into the datapath's maps.
+public enum PolicyCompiler {
+  /// Compiles `documents` for the endpoints numbered by `endpointIDs` (each below
+  /// `capacity.maxEndpoints`), refusing what does not fit `capacity`.
+  public static func compile(
+    _ documents: [PolicyDocument], endpointIDs: [EndpointRef: UInt32], capacity: PolicyCapacity
+  ) throws(PolicyError) -> CompiledPolicy {
+    for document in documents { try document.validate() }
+    try PolicyDocument.validate(documents)
+    let documents = documents.sorted { $0.name < $1.name }
+    let ids = try numberEndpoints(documents, endpointIDs: endpointIDs, capacity: capacity)
+    let directions = managedDirections(documents, ids: ids)
+    let ruleCount = documents.reduce(0) { count, document in
+      PolicyDocument.ruleLists.reduce(count) {
+        $0 + document.rules($1.direction, deny: $1.deny).count
+      }
+    }
+    try check(ruleCount + directions.count, "counters", limit: min(capacity.maxCounters, 1 << 16))
+
+    var counters: [CounterInfo] = []
+    let rules = compileRules(documents, ids: ids, counters: &counters)
+    var compiled = CompiledPolicy(entries: [], endpointPolicies: [], counters: [])
+    compiled.entries.reserveCapacity(
+      rules.values.joined().reduce(directions.count) { $0 + $1.blockCount })
+    for direction in directions {
+      var policy = vigil_endpoint_policy()
+      policy.default_action = UInt8(
+        (direction.defaultDeny ? VIGIL_ACTION_DENY : VIGIL_ACTION_ALLOW).rawValue)
+      policy.audit = direction.audit ? 1 : 0
+      policy.default_counter = UInt16(counters.count)
+      counters.append(.fallback(direction.endpoint, direction.direction))
+      compiled.endpointPolicies.append((direction.index, policy))
+      try appendEntries(
+        rules[direction.index] ?? [], of: direction, counters: counters, to: &compiled.entries)
+    }
+    try check(compiled.entries.count, "rule entries", limit: capacity.maxEntries)
+    compiled.counters = counters
+    return compiled
+  }
+
+  /// Every rule of `documents` by endpoint index, numbering their counters in order.
+  private static func compileRules(
+    _ documents: [PolicyDocument], ids: [EndpointRef: UInt32], counters: inout [CounterInfo]
+  ) -> [UInt32: [CompiledRule]] {
+    var rules: [UInt32: [CompiledRule]] = [:]
+    for document in documents {
+      for (direction, deny) in PolicyDocument.ruleLists {
+        for (index, rule) in document.rules(direction, deny: deny).enumerated() {
+          let compiled = CompiledRule(rule, deny: deny, counter: UInt16(counters.count))
+          counters.append(.rule(document, direction, deny: deny, index: index))
+          rules[ids[document.endpoint]! << 1 | direction.abiValue, default: []].append(compiled)
+        }
+      }
+    }
+    return rules
+  }
+
+  /// Appends the trie entries of one endpoint direction.
+  private static func appendEntries(
+    _ rules: [CompiledRule], of direction: ManagedDirection, counters: [CounterInfo],
+    to entries: inout [(key: vigil_policy_key, value: vigil_policy_value)]
+  ) throws(PolicyError) {
+    do {
+      try BlockWalk.append(rules, endpointIndex: direction.index, to: &entries)
+    } catch {
+      let names = error.counters.map { counters[Int($0)].description }.joined(separator: ", ")
+      throw PolicyError(
+        reason: "endpoint \(direction.endpoint) \(direction.direction.word): block \(error.block) "
+          + "needs \(error.ranges) port ranges; at most \(VIGIL_POLICY_MAX_RANGES) fit "
+          + "(rules \(names))")
+    }
+  }
+
+  /// Fails when `needed` exceeds `limit`.
+  static func check(_ needed: Int, _ what: String, limit: Int) throws(PolicyError) {
+    guard needed <= limit else {
+      throw PolicyError(
+        reason: "policy needs \(needed) \(what); capacity is \(limit) (bpf.policyCapacity)")
+    }
+  }
+}
+
+extension CompiledRule {
+  /// `rule`'s ranges: one per port entry, or one for every protocol and port.
+  init(_ rule: PolicyRule, deny: Bool, counter: UInt16) {
+    let action = deny ? VIGIL_ACTION_DENY : VIGIL_ACTION_ALLOW
+    let ranges =
+      rule.ports.isEmpty
+      ? [vigil_port_range(protocol: 0, action: action, counter: counter, ports: 0...UInt16.max)]
+      : rule.ports.map {
+        vigil_port_range(
+          protocol: $0.ipProtocol.number, action: action, counter: counter, ports: $0.portRange)
+      }
+    self.init(counter: counter, deny: deny, peers: rule.peers, ranges: ranges)
+  }
+}

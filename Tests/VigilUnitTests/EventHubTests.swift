@@ -1,0 +1,206 @@
+import ControlAPI
+import Foundation
+import Testing
+
+@testable import Agent
+
+/// Fan-out of events to API subscribers and the recent-events ring.
+@Suite struct EventHubTests {
+  static func event(
+    _ index: Int, pid: Int32 = 100, kind: String = "offcpu", durationNs: UInt64 = 1_000_000
+  )
+    -> BlockingEventJSON
+  {
+    BlockingEventJSON(
+      time: "2026-11-27T05:09:01.000000000Z", kind: kind, pid: pid, tid: pid + 1, comm: "e\(index)",
+      durationNs: durationNs)
+  }
+
+  /// Publishes `event` with a line naming it, so tests can tell lines apart.
+  static func publish(
+    _ hub: EventHub, _ index: Int, pid: Int32 = 100, kind: String = "offcpu",
+    durationNs: UInt64 = 1_000_000
+  ) {
+    hub.publish(event(index, pid: pid, kind: kind, durationNs: durationNs), line: "line\(index)")
+  }
+
+  // MARK: Filters
+
+  @Test func filterAcceptsByPidKindAndDuration() {
+    let all = EventHub.Filter()
+    let byPid = EventHub.Filter(pid: 7)
+    let byKind = EventHub.Filter(kind: "futex")
+    let byDuration = EventHub.Filter(minDurationNanoseconds: 5_000)
+    let combined = EventHub.Filter(pid: 7, kind: "futex", minDurationNanoseconds: 5_000)
+
+    let matching = Self.event(1, pid: 7, kind: "futex", durationNs: 5_000)
+    #expect(all.accepts(matching))
+    #expect(byPid.accepts(matching))
+    #expect(byKind.accepts(matching))
+    #expect(byDuration.accepts(matching))
+    #expect(combined.accepts(matching))
+
+    #expect(!byPid.accepts(Self.event(1, pid: 8)))
+    #expect(!byKind.accepts(Self.event(1, kind: "offcpu")))
+    #expect(!byDuration.accepts(Self.event(1, durationNs: 4_999)))
+    #expect(!combined.accepts(Self.event(1, pid: 8, kind: "futex", durationNs: 5_000)))
+    #expect(!combined.accepts(Self.event(1, pid: 7, kind: "offcpu", durationNs: 5_000)))
+    #expect(!combined.accepts(Self.event(1, pid: 7, kind: "futex", durationNs: 4_999)))
+  }
+
+  @Test func recentIsFiltered() {
+    let hub = EventHub(recentCapacity: 16, subscriberCapacity: 16)
+    Self.publish(hub, 1, pid: 1, kind: "offcpu", durationNs: 10)
+    Self.publish(hub, 2, pid: 2, kind: "futex", durationNs: 20)
+    Self.publish(hub, 3, pid: 1, kind: "futex", durationNs: 30)
+    Self.publish(hub, 4, pid: 2, kind: "offcpu", durationNs: 40)
+    #expect(hub.recent(.init(), limit: 100) == ["line1", "line2", "line3", "line4"])
+    #expect(hub.recent(.init(pid: 1), limit: 100) == ["line1", "line3"])
+    #expect(hub.recent(.init(kind: "futex"), limit: 100) == ["line2", "line3"])
+    #expect(hub.recent(.init(minDurationNanoseconds: 25), limit: 100) == ["line3", "line4"])
+    #expect(
+      hub.recent(.init(pid: 2, kind: "offcpu", minDurationNanoseconds: 1), limit: 100) == ["line4"])
+    #expect(hub.recent(.init(pid: 3), limit: 100) == [])
+  }
+
+  // MARK: Recent ring
+
+  @Test func recentKeepsTheLastNInOrder() {
+    let hub = EventHub(recentCapacity: 3, subscriberCapacity: 16)
+    #expect(hub.recent(.init(), limit: 10) == [])
+    Self.publish(hub, 1)
+    Self.publish(hub, 2)
+    #expect(hub.recent(.init(), limit: 10) == ["line1", "line2"])
+    Self.publish(hub, 3)
+    #expect(hub.recent(.init(), limit: 10) == ["line1", "line2", "line3"])
+    Self.publish(hub, 4)
+    #expect(hub.recent(.init(), limit: 10) == ["line2", "line3", "line4"])
+    for index in 5...11 {
+      Self.publish(hub, index)
+      #expect(hub.recent(.init(), limit: 10) == (index - 2...index).map { "line\($0)" })
+    }
+  }
+
+  @Test func recentLimitKeepsTheNewest() {
+    let hub = EventHub(recentCapacity: 5, subscriberCapacity: 16)
+    for index in 1...8 { Self.publish(hub, index) }
+    #expect(hub.recent(.init(), limit: 2) == ["line7", "line8"])
+    #expect(hub.recent(.init(), limit: 0) == [])
+    Self.publish(hub, 9, pid: 9)
+    #expect(hub.recent(.init(pid: 100), limit: 2) == ["line7", "line8"])
+  }
+
+  // MARK: Subscribers
+
+  @Test func subscriberReceivesMatchingEventsInOrder() {
+    let hub = EventHub(recentCapacity: 4, subscriberCapacity: 16)
+    Self.publish(hub, 0)  // before subscribing: not streamed
+    let all = hub.subscribe(.init())
+    let futexOnly = hub.subscribe(.init(kind: "futex"))
+    let pid7Long = hub.subscribe(.init(pid: 7, minDurationNanoseconds: 1_000))
+    Self.publish(hub, 1, pid: 7, kind: "offcpu", durationNs: 999)
+    Self.publish(hub, 2, pid: 7, kind: "futex", durationNs: 1_000)
+    Self.publish(hub, 3, pid: 8, kind: "futex", durationNs: 5_000)
+    #expect(all.next(timeout: 0) == ["line1", "line2", "line3"])
+    #expect(futexOnly.next(timeout: 0) == ["line2", "line3"])
+    #expect(pid7Long.next(timeout: 0) == ["line2"])
+    #expect(all.next(timeout: 0) == [])
+    #expect(hub.lostSubscribers == 0)
+  }
+
+  @Test func nextWaitsForAPublish() {
+    let hub = EventHub(recentCapacity: 4, subscriberCapacity: 16)
+    let subscription = hub.subscribe(.init())
+    let publisher = Thread {
+      Thread.sleep(forTimeInterval: 0.05)
+      Self.publish(hub, 1)
+    }
+    publisher.start()
+    #expect(subscription.next(timeout: 10) == ["line1"])
+  }
+
+  @Test func fullSubscriberQueueDropsAndCounts() {
+    let hub = EventHub(recentCapacity: 16, subscriberCapacity: 2)
+    let slow = hub.subscribe(.init())
+    let other = hub.subscribe(.init(pid: 200))
+    for index in 1...5 { Self.publish(hub, index) }
+    Self.publish(hub, 6, pid: 200)
+    // The slow subscriber keeps the first two and loses the rest; the other loses nothing.
+    #expect(hub.lostSubscribers == 4)
+    #expect(slow.next(timeout: 0) == ["line1", "line2"])
+    #expect(other.next(timeout: 0) == ["line6"])
+    // The recent ring is not affected.
+    #expect(hub.recent(.init(), limit: 10).count == 6)
+    // Room again after draining.
+    Self.publish(hub, 7)
+    #expect(slow.next(timeout: 0) == ["line7"])
+    #expect(hub.lostSubscribers == 4)
+  }
+
+  @Test func lossesOfDepartedSubscribersStayCounted() {
+    let hub = EventHub(recentCapacity: 16, subscriberCapacity: 1)
+    let first = hub.subscribe(.init())
+    Self.publish(hub, 1)
+    Self.publish(hub, 2)
+    Self.publish(hub, 3)
+    #expect(hub.lostSubscribers == 2)
+    hub.unsubscribe(first)
+    #expect(hub.lostSubscribers == 2)
+    let second = hub.subscribe(.init())
+    Self.publish(hub, 4)
+    Self.publish(hub, 5)
+    #expect(hub.lostSubscribers == 3)
+    hub.unsubscribe(second)
+    #expect(hub.lostSubscribers == 3)
+    // Unsubscribing twice does not count twice.
+    hub.unsubscribe(second)
+    #expect(hub.lostSubscribers == 3)
+  }
+
+  @Test func unsubscribeStopsDelivery() {
+    let hub = EventHub(recentCapacity: 16, subscriberCapacity: 16)
+    let leaving = hub.subscribe(.init())
+    let staying = hub.subscribe(.init())
+    Self.publish(hub, 1)
+    hub.unsubscribe(leaving)
+    Self.publish(hub, 2)
+    // What was queued before leaving is still handed out, then the stream ends.
+    #expect(leaving.next(timeout: 0) == ["line1"])
+    #expect(leaving.next(timeout: 0) == nil)
+    #expect(staying.next(timeout: 0) == ["line1", "line2"])
+    #expect(hub.lostSubscribers == 0)
+  }
+
+  @Test func closeAllEndsEveryStream() {
+    let hub = EventHub(recentCapacity: 16, subscriberCapacity: 16)
+    let first = hub.subscribe(.init())
+    let second = hub.subscribe(.init(kind: "futex"))
+    hub.closeAll()
+    #expect(first.next(timeout: 5) == nil)
+    #expect(second.next(timeout: 5) == nil)
+    // Publishing after shutdown still feeds the recent ring, not the closed streams.
+    Self.publish(hub, 1)
+    #expect(first.next(timeout: 0) == nil)
+    #expect(hub.recent(.init(), limit: 10) == ["line1"])
+    #expect(hub.lostSubscribers == 0)
+  }
+
+  @Test func closeAllWakesAWaitingSubscriber() {
+    let hub = EventHub(recentCapacity: 16, subscriberCapacity: 16)
+    let subscription = hub.subscribe(.init())
+    let result = LockedValue<[String]?>([])
+    let done = DispatchSemaphore(value: 0)
+    let waiter = Thread {
+      let lines = subscription.next(timeout: 30)
+      result.withLock { $0 = lines }
+      done.signal()
+    }
+    waiter.start()
+    Thread.sleep(forTimeInterval: 0.05)
+    let started = Date()
+    hub.closeAll()
+    #expect(done.wait(timeout: .now() + 10) == .success)
+    #expect(Date().timeIntervalSince(started) < 10)
+    #expect(result.withLock { $0 } == nil)
+  }
+}

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Logic of the policy classifier, as inline helpers the entry programs call.
+ *
+ * Per packet: read the active slot once (so a packet sees one whole
+ * generation), find the endpoint, parse the packet, then either follow its
+ * flow in connection tracking or evaluate the generation's rules for the
+ * remote address (LPM) and destination port (ranges in the value). Denies
+ * win; no match takes the endpoint direction's default. A flow allowed by an
+ * older generation is evaluated again under the new one on its next packet.
+ */
+#ifndef VIGIL_POLICY_H
+#define VIGIL_POLICY_H
+
+#define VIGIL_ETH_P_IP 0x0800
+#define VIGIL_ETH_P_IPV6 0x86DD
+#define VIGIL_PROTO_ICMP 1
+#define VIGIL_PROTO_TCP 6
+#define VIGIL_PROTO_UDP 17
+#define VIGIL_PROTO_ICMPV6 58
+#define VIGIL_PROTO_SCTP 132
+#define VIGIL_NO_COUNTER 0xffffffffu
+#define VIGIL_MAX_IPV6_EXTENSIONS 4
+
+struct vigil_ipv4_header {
+	__u8 version_ihl;
+	__u8 tos;
+	__u16 total_length;
+	__u16 id;
+	__u16 fragment;
+	__u8 ttl;
+	__u8 protocol;
+	__u16 checksum;
+	__u8 saddr[4];
+	__u8 daddr[4];
+};
+
+struct vigil_ipv6_header {
+	__u32 version_class_flow;
+	__u16 payload_length;
+	__u8 next_header;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* What the classifier needs of a packet. Addresses are 16 bytes, IPv4 mapped. */
+struct vigil_packet {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 protocol;
+};
+
+struct vigil_verdict {
+	__u32 action;
+	__u32 counter;
+};
+
+static __always_inline void vigil_map_ipv4(__u8 *out, const __u8 *ipv4)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, ipv4, 4);
+}
+
+/* Ports (or the ICMP echo id) of the transport header at `offset`. */
+static __always_inline void vigil_parse_ports(struct __sk_buff *skb, __u32 offset, struct vigil_packet *pkt)
+{
+	__u8 bytes[8] = {};
+	pkt->sport = 0;
+	pkt->dport = 0;
+	switch (pkt->protocol) {
+	case VIGIL_PROTO_TCP:
+	case VIGIL_PROTO_UDP:
+	case VIGIL_PROTO_SCTP:
+		if (bpf_skb_load_bytes(skb, offset, bytes, 4) == 0) {
+			pkt->sport = (__u16)bytes[0] << 8 | bytes[1];
+			pkt->dport = (__u16)bytes[2] << 8 | bytes[3];
+		}
+		break;
+	case VIGIL_PROTO_ICMP:
+	case VIGIL_PROTO_ICMPV6:
+		/* Echo request and reply share the id, so replies find their request. */
+		if (bpf_skb_load_bytes(skb, offset, bytes, 8) == 0) {
+			__u8 type = bytes[0];
+			if (type == 8 || type == 0 || type == 128 || type == 129) {
+				pkt->sport = (__u16)bytes[4] << 8 | bytes[5];
+				pkt->dport = pkt->sport;
+			}
+		}
+		break;
+	}
+}
+
+/* Parses the IP header at `offset`; returns -1 for anything but IPv4/IPv6. */
+static __always_inline int vigil_parse(struct __sk_buff *skb, __u32 offset, struct vigil_packet *pkt)
+{
+	if (skb->protocol == bpf_htons(VIGIL_ETH_P_IP)) {
+		struct vigil_ipv4_header ip = {};
+		if (bpf_skb_load_bytes(skb, offset, &ip, sizeof(ip)) != 0)
+			return -1;
+		vigil_map_ipv4(pkt->src, ip.saddr);
+		vigil_map_ipv4(pkt->dst, ip.daddr);
+		pkt->protocol = ip.protocol;
+		if (bpf_ntohs(ip.fragment) & 0x1fff) { /* a later fragment: no ports */
+			pkt->sport = 0;
+			pkt->dport = 0;
+			return 0;
+		}
+		vigil_parse_ports(skb, offset + (ip.version_ihl & 0xf) * 4, pkt);
+		return 0;
+	}
+	if (skb->protocol == bpf_htons(VIGIL_ETH_P_IPV6)) {
+		struct vigil_ipv6_header ip = {};
+		if (bpf_skb_load_bytes(skb, offset, &ip, sizeof(ip)) != 0)
+			return -1;
+		__builtin_memcpy(pkt->src, ip.saddr, 16);
+		__builtin_memcpy(pkt->dst, ip.daddr, 16);
+		__u8 next = ip.next_header;
+		__u32 at = offset + sizeof(ip);
+		for (int i = 0; i < VIGIL_MAX_IPV6_EXTENSIONS; i++) {
+			__u8 ext[8] = {};
+			if (next != 0 && next != 43 && next != 60 && next != 44)
+				break;
+			if (bpf_skb_load_bytes(skb, at, ext, sizeof(ext)) != 0)
+				return -1;
+			if (next == 44) { /* fragment header: later fragments have no ports */
+				__u16 fragment_offset = ((__u16)ext[2] << 8 | ext[3]) >> 3;
+				next = ext[0];
+				at += 8;
+				if (fragment_offset) {
+					pkt->protocol = next;
+					pkt->sport = 0;
+					pkt->dport = 0;
+					return 0;
+				}
+				continue;
+			}
+			next = ext[0];
+			at += ((__u32)ext[1] + 1) * 8;
+		}
+		pkt->protocol = next;
+		vigil_parse_ports(skb, at, pkt);
+		return 0;
+	}
+	return -1;
+}
+
+/* The generation's verdict for `remote` and `dport` at endpoint direction `epol`. */
+static __always_inline void vigil_evaluate(void *rules, const struct vigil_endpoint_policy *epol, __u32 endpoint,
+					   __u32 direction, const __u8 *remote, __u8 protocol, __u16 dport,
+					   struct vigil_verdict *out)
+{
+	if (epol->default_action == VIGIL_ACTION_NONE) { /* unmanaged direction */
+		out->action = VIGIL_ACTION_ALLOW;
+		out->counter = VIGIL_NO_COUNTER;
+		return;
+	}
+	struct vigil_policy_key key = {};
+	key.prefixlen = 32 + 128;
+	key.endpoint_dir = bpf_htonl(endpoint << 1 | direction);
+	__builtin_memcpy(key.addr, remote, 16);
+	struct vigil_policy_value *value = bpf_map_lookup_elem(rules, &key);
+	if (value) {
+		__u32 allow_counter = VIGIL_NO_COUNTER;
+		for (int i = 0; i < VIGIL_POLICY_MAX_RANGES; i++) {
+			if (i >= value->count)
+				break;
+			struct vigil_port_range *range = &value->ranges[i];
+			if (range->protocol && range->protocol != protocol)
+				continue;
+			if (dport < range->port_lo || dport > range->port_hi)
+				continue;
+			if (range->action == VIGIL_ACTION_DENY) {
+				out->action = VIGIL_ACTION_DENY;
+				out->counter = range->counter;
+				return;
+			}
+			if (allow_counter == VIGIL_NO_COUNTER)
+				allow_counter = range->counter;
+		}
+		if (allow_counter != VIGIL_NO_COUNTER) {
+			out->action = VIGIL_ACTION_ALLOW;
+			out->counter = allow_counter;
+			return;
+		}
+	}
+	out->action = epol->default_action;
+	out->counter = epol->default_counter;
+}
+
+static __always_inline void vigil_count_packet(__u32 slot, __u32 counter, __u32 bytes)
+{
+	if (counter == VIGIL_NO_COUNTER || counter >= vigil_counter_capacity)
+		return;
+	__u32 index = slot * vigil_counter_capacity + counter;
+	struct vigil_policy_counter *value = bpf_map_lookup_elem(&vigil_pol_count, &index);
+	if (value) {
+		value->packets += 1;
+		value->bytes += bytes;
+	}
+}
+
+/* The endpoint a cgroup_skb packet belongs to: its socket's cgroup or an ancestor. */
+static __always_inline __u32 *vigil_cgroup_endpoint(struct __sk_buff *skb)
+{
+	__u64 id = bpf_skb_cgroup_id(skb);
+	__u32 *endpoint = bpf_map_lookup_elem(&vigil_pol_cgroups, &id);
+	if (endpoint)
+		return endpoint;
+	for (int level = 1; level < 16; level++) {
+		__u64 ancestor = bpf_skb_ancestor_cgroup_id(skb, level);
+		if (ancestor == 0 || ancestor == id)
+			break;
+		endpoint = bpf_map_lookup_elem(&vigil_pol_cgroups, &ancestor);
+		if (endpoint)
+			return endpoint;
+	}
+	return NULL;
+}
+
+/* Classifies one packet of `endpoint` in `direction`; returns 1 to pass, 0 to drop. */
+static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint, __u32 direction, __u32 l3_offset)
+{
+	__u32 zero = 0;
+	struct vigil_policy_state *state = bpf_map_lookup_elem(&vigil_pol_state, &zero);
+	if (!state || state->slot >= VIGIL_POLICY_SLOTS)
+		return 1;
+	__u32 slot = state->slot;
+	__u64 generation = state->generation;
+	void *rules = bpf_map_lookup_elem(&vigil_pol_rules, &slot);
+	void *endpoints = bpf_map_lookup_elem(&vigil_pol_eps, &slot);
+	if (!rules || !endpoints)
+		return 1;
+
+	__u32 ingress_index = endpoint << 1 | VIGIL_DIR_INGRESS;
+	__u32 egress_index = endpoint << 1 | VIGIL_DIR_EGRESS;
+	struct vigil_endpoint_policy *ingress = bpf_map_lookup_elem(endpoints, &ingress_index);
+	struct vigil_endpoint_policy *egress = bpf_map_lookup_elem(endpoints, &egress_index);
+	if (!ingress || !egress)
+		return 1;
+	if (ingress->default_action == VIGIL_ACTION_NONE && egress->default_action == VIGIL_ACTION_NONE)
+		return 1; /* not managed by this generation */
+
+	struct vigil_packet pkt = {};
+	if (vigil_parse(skb, l3_offset, &pkt) != 0)
+		return 1; /* ARP and other non-IP traffic */
+
+	struct vigil_ct_key forward = {};
+	__builtin_memcpy(forward.src, pkt.src, 16);
+	__builtin_memcpy(forward.dst, pkt.dst, 16);
+	forward.sport = pkt.sport;
+	forward.dport = pkt.dport;
+	forward.protocol = pkt.protocol;
+	__builtin_memset(forward._pad, 0, sizeof(forward._pad));
+	forward.endpoint = endpoint;
+
+	struct vigil_ct_key reverse = {};
+	__builtin_memcpy(reverse.src, pkt.dst, 16);
+	__builtin_memcpy(reverse.dst, pkt.src, 16);
+	reverse.sport = pkt.dport;
+	reverse.dport = pkt.sport;
+	reverse.protocol = pkt.protocol;
+	__builtin_memset(reverse._pad, 0, sizeof(reverse._pad));
+	reverse.endpoint = endpoint;
+
+	struct vigil_ct_key *opener = &forward;
+	struct vigil_ct_value *flow = bpf_map_lookup_elem(&vigil_pol_ct, &forward);
+	if (!flow) {
+		flow = bpf_map_lookup_elem(&vigil_pol_ct, &reverse);
+		opener = &reverse;
+	}
+	struct vigil_verdict verdict = {};
+	if (flow) {
+		if (flow->generation != generation) {
+			/* The policy changed: does the new one still allow this flow? */
+			__u32 opened = flow->direction == VIGIL_DIR_INGRESS ? VIGIL_DIR_INGRESS : VIGIL_DIR_EGRESS;
+			struct vigil_endpoint_policy *policy = opened == VIGIL_DIR_INGRESS ? ingress : egress;
+			const __u8 *remote = opened == VIGIL_DIR_INGRESS ? opener->src : opener->dst;
+			vigil_evaluate(rules, policy, endpoint, opened, remote, opener->protocol, opener->dport, &verdict);
+			if (verdict.action == VIGIL_ACTION_DENY) {
+				vigil_count_packet(slot, verdict.counter, skb->len);
+				if (policy->audit)
+					return 1;
+				bpf_map_delete_elem(&vigil_pol_ct, opener);
+				return 0;
+			}
+			flow->generation = generation;
+			flow->counter = verdict.counter;
+		}
+		vigil_count_packet(slot, flow->counter, skb->len);
+		return 1;
+	}
+
+	struct vigil_endpoint_policy *policy = direction == VIGIL_DIR_INGRESS ? ingress : egress;
+	const __u8 *remote = direction == VIGIL_DIR_INGRESS ? pkt.src : pkt.dst;
+	vigil_evaluate(rules, policy, endpoint, direction, remote, pkt.protocol, pkt.dport, &verdict);
+	vigil_count_packet(slot, verdict.counter, skb->len);
+	if (verdict.action == VIGIL_ACTION_DENY && !policy->audit)
+		return 0;
+	if (verdict.action == VIGIL_ACTION_ALLOW) {
+		struct vigil_ct_value opened = {
+			.generation = generation,
+			.direction = direction,
+			.counter = verdict.counter,
+		};
+		bpf_map_update_elem(&vigil_pol_ct, &forward, &opened, BPF_ANY);
+	}
+	return 1;
+}
+
+#endif /* VIGIL_POLICY_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Maps of the policy classifier. Names stay within 15 characters (pin names). */
+#ifndef VIGIL_POLICY_MAPS_H
+#define VIGIL_POLICY_MAPS_H
+
+/* Counter slots per generation; set by the loader before load. */
+const volatile __u32 vigil_counter_capacity = 1;
+
+/* The active generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_policy_state);
+} vigil_pol_state SEC(".maps");
+
+/* Template of a generation's rules: an LPM trie (user space sizes each one). */
+struct vigil_rules_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct vigil_policy_key));
+	__uint(value_size, sizeof(struct vigil_policy_value));
+};
+
+/* Template of a generation's endpoint defaults, indexed by endpoint << 1 | direction. */
+struct vigil_eps_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_POLICY_MAX_ENDPOINTS * 2);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_endpoint_policy));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VIGIL_POLICY_SLOTS);
+	__type(key, __u32);
+	__array(values, struct vigil_rules_inner);
+} vigil_pol_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VIGIL_POLICY_SLOTS);
+	__type(key, __u32);
+	__array(values, struct vigil_eps_inner);
+} vigil_pol_eps SEC(".maps");
+
+/* Which endpoint an interface (of a network namespace) or a cgroup is. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_POLICY_MAX_ENDPOINTS);
+	__type(key, struct vigil_interface_key);
+	__type(value, __u32);
+} vigil_pol_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_POLICY_MAX_ENDPOINTS);
+	__type(key, __u64);
+	__type(value, __u32);
+} vigil_pol_cgroups SEC(".maps");
+
+/* Per CPU: counters of every slot, slot * vigil_counter_capacity + counter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_policy_counter);
+} vigil_pol_count SEC(".maps");
+
+/* Connection tracking: flows a generation allowed, by the opening packet's tuple. */
+struct vigil_ct_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 protocol;
+	__u8 _pad[3];
+	__u32 endpoint;
+};
+
+struct vigil_ct_value {
+	__u64 generation; /* the generation that last allowed the flow */
+	__u32 direction;  /* direction of the opening packet */
+	__u32 counter;    /* the rule that allowed it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vigil_ct_key);
+	__type(value, struct vigil_ct_value);
+} vigil_pol_ct SEC(".maps");
+
+#endif /* VIGIL_POLICY_MAPS_H */

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Policy classifier: tcx programs for interface endpoints, cgroup_skb
+ * programs for cgroup endpoints. The policy itself lives in maps. */
+#include "vigil_core.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "vigil_abi.h"
+#include "policy_maps.h"
+#include "policy.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define TCX_NEXT -1
+#define TC_ACT_SHOT 2
+#define ETH_HEADER_LENGTH 14
+
+static __always_inline int vigil_tc(struct __sk_buff *skb, __u32 direction)
+{
+	struct vigil_interface_key key = {
+		.netns_cookie = bpf_get_netns_cookie(skb),
+		.ifindex = skb->ifindex,
+	};
+	__u32 *endpoint = bpf_map_lookup_elem(&vigil_pol_ifaces, &key);
+	if (!endpoint)
+		return TCX_NEXT;
+	return vigil_classify(skb, *endpoint, direction, ETH_HEADER_LENGTH) ? TCX_NEXT : TC_ACT_SHOT;
+}
+
+SEC("tc")
+int vigil_tc_ingress(struct __sk_buff *skb)
+{
+	return vigil_tc(skb, VIGIL_DIR_INGRESS);
+}
+
+SEC("tc")
+int vigil_tc_egress(struct __sk_buff *skb)
+{
+	return vigil_tc(skb, VIGIL_DIR_EGRESS);
+}
+
+SEC("cgroup_skb/ingress")
+int vigil_cg_ingress(struct __sk_buff *skb)
+{
+	__u32 *endpoint = vigil_cgroup_endpoint(skb);
+	return endpoint ? vigil_classify(skb, *endpoint, VIGIL_DIR_INGRESS, 0) : 1;
+}
+
+SEC("cgroup_skb/egress")
+int vigil_cg_egress(struct __sk_buff *skb)
+{
+	__u32 *endpoint = vigil_cgroup_endpoint(skb);
+	return endpoint ? vigil_classify(skb, *endpoint, VIGIL_DIR_EGRESS, 0) : 1;
+}
