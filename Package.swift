@@ -87,7 +87,10 @@ let package = Package(
 
     .testTarget(
       name: "VigilUnitTests",
-      dependencies: ["BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP", "Agent", "Policy", "GoRuntime"]
+      dependencies: [
+        "BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP", "Agent",
+        "Policy", "GoRuntime",
+      ]
     ),
     .testTarget(
       name: "VigilIntegrationTests",

@@ -34,7 +34,9 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
   /// Returns nil once the queue is closed and drained.
   public func popAll(timeout: TimeInterval) -> [Element]? {
     condition.withLock {
-      if items.count == head && !closed { _ = condition.wait(until: Date().addingTimeInterval(timeout)) }
+      if items.count == head && !closed {
+        _ = condition.wait(until: Date().addingTimeInterval(timeout))
+      }
       if items.count == head { return closed ? nil : [] }
       let batch = Array(items[head...])
       items.removeAll(keepingCapacity: true)

@@ -19,11 +19,13 @@ public struct ControlRoutes: Sendable {
       return error(
         403,
         ErrorResponse(
-          "uid \(request.peer.uid) may not change vigild: only root or members of the socket's group may"))
+          "uid \(request.peer.uid) may not change vigild: only root or members of the socket's group may"
+        ))
     }
     switch (request.method, request.path) {
     case ("GET", APIPath.status): return json(200, status())
-    case ("GET", APIPath.targets): return json(200, TargetList(targets: registry.targets.map(Self.info)))
+    case ("GET", APIPath.targets):
+      return json(200, TargetList(targets: registry.targets.map(Self.info)))
     case ("POST", APIPath.targets): return addTarget(request.body)
     case ("DELETE", _) where APIPath.targetID(in: request.path) != nil:
       return removeTarget(APIPath.targetID(in: request.path)!)
@@ -55,7 +57,8 @@ public struct ControlRoutes: Sendable {
     } catch let failure as ErrorResponse {
       return error(400, failure)
     } catch let failure as TargetError {
-      return error(failure.kind == .notFound ? 404 : 422, ErrorResponse(failure.message, field: failure.field))
+      return error(
+        failure.kind == .notFound ? 404 : 422, ErrorResponse(failure.message, field: failure.field))
     } catch {
       return self.error(400, ErrorResponse("request body is not a target: \(error)"))
     }
@@ -74,7 +77,8 @@ public struct ControlRoutes: Sendable {
     let parsed: EventQuery
     do { parsed = try EventQuery(query: query) } catch { return self.error(400, error) }
     let filter = EventHub.Filter(
-      pid: parsed.pid, kind: parsed.kind?.rawValue, minDurationNanoseconds: parsed.minDurationNs ?? 0)
+      pid: parsed.pid, kind: parsed.kind?.rawValue,
+      minDurationNanoseconds: parsed.minDurationNs ?? 0)
     let recent = hub.recent(filter, limit: parsed.limit ?? (parsed.follow ? 0 : 1000))
     guard parsed.follow else {
       let body = recent.map { $0 + "\n" }.joined()
@@ -100,7 +104,9 @@ public struct ControlRoutes: Sendable {
     return .full(status: status, contentType: MediaType.json, body: body + [UInt8(ascii: "\n")])
   }
 
-  private func error(_ status: Int, _ response: ErrorResponse) -> HTTPResponse { json(status, response) }
+  private func error(_ status: Int, _ response: ErrorResponse) -> HTTPResponse {
+    json(status, response)
+  }
 
   static func info(_ target: Target) -> TargetInfo {
     let kind: TargetKind =
@@ -111,7 +117,9 @@ public struct ControlRoutes: Sendable {
       }
     let seconds = target.addedAt.timeIntervalSince1970
     return TargetInfo(
-      id: target.id, kind: kind, value: target.spec.value, pids: target.processes.map(\.pid).sorted(),
-      addedAt: RFC3339.format(seconds: Int64(seconds), fractionDigits: 0), source: target.source.rawValue)
+      id: target.id, kind: kind, value: target.spec.value,
+      pids: target.processes.map(\.pid).sorted(),
+      addedAt: RFC3339.format(seconds: Int64(seconds), fractionDigits: 0),
+      source: target.source.rawValue)
   }
 }

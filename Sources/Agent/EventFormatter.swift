@@ -19,7 +19,8 @@ public struct EventFormatter: Sendable {
     let wallNanoseconds = Int64(bitPattern: episode.startMonotonicNanoseconds) &+ wallClockOffset
     return BlockingEventJSON(
       time: RFC3339.format(
-        seconds: wallNanoseconds / 1_000_000_000, nanoseconds: UInt32(wallNanoseconds % 1_000_000_000)),
+        seconds: wallNanoseconds / 1_000_000_000,
+        nanoseconds: UInt32(wallNanoseconds % 1_000_000_000)),
       kind: episode.kind.rawValue,
       pid: episode.pid,
       tid: episode.tid,
@@ -28,7 +29,9 @@ public struct EventFormatter: Sendable {
       state: episode.state?.rawValue,
       waker: episode.waker.map { .init(pid: $0.pid, tid: $0.tid, comm: $0.comm) },
       futex: episode.futex.map {
-        .init(uaddr: "0x" + String($0.address, radix: 16), op: $0.operationName, outcome: $0.outcome.rawValue)
+        .init(
+          uaddr: "0x" + String($0.address, radix: 16), op: $0.operationName,
+          outcome: $0.outcome.rawValue)
       },
       stack: frames.map { $0.function ?? Self.unnamed($0) },
       frames: frames.map {

@@ -79,7 +79,9 @@ public final class EventHub: Sendable {
   /// The buffered recent events that pass `filter`, oldest first, at most `limit`.
   public func recent(_ filter: Filter, limit: Int) -> [String] {
     let ordered = state.withLock { state in
-      Array(state.recent[state.recentStart...] + state.recent[..<state.recentStart]).map { ($0.0, $0.1) }
+      Array(state.recent[state.recentStart...] + state.recent[..<state.recentStart]).map {
+        ($0.0, $0.1)
+      }
     }
     return ordered.filter { filter.accepts($0.0) }.suffix(limit).map(\.1)
   }

@@ -95,7 +95,8 @@ public final class EventPipeline: Sendable {
     for record in batch {
       switch record {
       case .blocking(let episode):
-        let frames = symbolizer.symbolize(pid: episode.pid, addresses: episode.stack, returnAddresses: true)
+        let frames = symbolizer.symbolize(
+          pid: episode.pid, addresses: episode.stack, returnAddresses: true)
         let event = formatter.event(for: episode, frames: frames, wallClockOffset: offset)
         let line = formatter.line(event)
         output.write(line)

@@ -7,7 +7,8 @@ public final class LockedValue<Value: Sendable>: Sendable {
   public init(_ value: Value) { mutex = Mutex(value) }
 
   /// Runs `body` with exclusive access.
-  public func withLock<Result: Sendable>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+  public func withLock<Result: Sendable>(_ body: (inout Value) throws -> Result) rethrows -> Result
+  {
     try mutex.withLock { try body(&$0) }
   }
 

@@ -23,7 +23,8 @@ public struct MetricsRenderer: Sendable {
       let value =
         sample.value == sample.value.rounded() && abs(sample.value) <= 9_007_199_254_740_992
         ? String(Int64(sample.value)) : String(sample.value)
-      return "# HELP \(sample.name) \(sample.help)\n# TYPE \(sample.name) \(sample.type)\n\(sample.name) \(value)\n"
+      return
+        "# HELP \(sample.name) \(sample.help)\n# TYPE \(sample.name) \(sample.type)\n\(sample.name) \(value)\n"
     }.joined()
   }
 }

@@ -66,7 +66,10 @@ public final class TargetRegistry: Sendable {
   private let processes: any ProcessSource
   private let logger: Logger
 
-  public init(kernel: any KernelTargetSet, processes: any ProcessSource = SystemProcessSource(), logger: Logger) {
+  public init(
+    kernel: any KernelTargetSet, processes: any ProcessSource = SystemProcessSource(),
+    logger: Logger
+  ) {
     self.kernel = kernel
     self.processes = processes
     self.logger = logger
@@ -84,25 +87,32 @@ public final class TargetRegistry: Sendable {
       id: 0, spec: spec, source: source, addedAt: Date(), processes: [], cgroupID: nil)
     switch spec {
     case .pid(let pid):
-      guard pid > 0 else { throw TargetError(kind: .invalid, field: "pid", message: "pid must be positive, got \(pid)") }
+      guard pid > 0 else {
+        throw TargetError(kind: .invalid, field: "pid", message: "pid must be positive, got \(pid)")
+      }
       guard let process = processes.snapshot(pid: pid) else {
         throw TargetError(kind: .notFound, field: "pid", message: "no process with pid \(pid)")
       }
       target.processes = [process.identity]
     case .executable(let name):
       guard !name.isEmpty else {
-        throw TargetError(kind: .invalid, field: "executable", message: "executable must not be empty")
+        throw TargetError(
+          kind: .invalid, field: "executable", message: "executable must not be empty")
       }
       target.processes = matchingProcesses(spec)
     case .cgroup(let path):
       guard let mount = processes.cgroupMount() else {
-        throw TargetError(kind: .invalid, field: "cgroup", message: "no cgroup v2 filesystem is mounted")
+        throw TargetError(
+          kind: .invalid, field: "cgroup", message: "no cgroup v2 filesystem is mounted")
       }
       guard path.hasPrefix(mount + "/") || path == mount else {
-        throw TargetError(kind: .invalid, field: "cgroup", message: "cgroup \(path) is not under the cgroup v2 mount \(mount)")
+        throw TargetError(
+          kind: .invalid, field: "cgroup",
+          message: "cgroup \(path) is not under the cgroup v2 mount \(mount)")
       }
       guard let id = processes.cgroupID(path: path) else {
-        throw TargetError(kind: .notFound, field: "cgroup", message: "cgroup \(path) does not exist")
+        throw TargetError(
+          kind: .notFound, field: "cgroup", message: "cgroup \(path) does not exist")
       }
       target.cgroupID = id
       target.processes = matchingProcesses(spec)
@@ -116,7 +126,9 @@ public final class TargetRegistry: Sendable {
       if let cgroupID = target.cgroupID {
         try kernel.watchCgroup(cgroupID, targetID: UInt32(target.id))
       } else {
-        for process in target.processes { try kernel.watchProcess(process.pid, targetID: UInt32(target.id)) }
+        for process in target.processes {
+          try kernel.watchProcess(process.pid, targetID: UInt32(target.id))
+        }
       }
     } catch {
       let held = individuallyWatchedPids()
@@ -128,7 +140,11 @@ public final class TargetRegistry: Sendable {
     state.withLock { $0.targets[target.id] = target }
     try? updateKernelNeeds()
     logger.info(
-      "watching target", metadata: ["target.id": "\(target.id)", "target.spec": "\(spec)", "target.pids": "\(target.processes.map(\.pid))"])
+      "watching target",
+      metadata: [
+        "target.id": "\(target.id)", "target.spec": "\(spec)",
+        "target.pids": "\(target.processes.map(\.pid))",
+      ])
     return target
   }
 
@@ -145,14 +161,16 @@ public final class TargetRegistry: Sendable {
     }
     if let cgroupID = target.cgroupID { try? kernel.unwatchCgroup(cgroupID) }
     try? updateKernelNeeds()
-    logger.info("stopped watching target", metadata: ["target.id": "\(id)", "target.spec": "\(target.spec)"])
+    logger.info(
+      "stopped watching target", metadata: ["target.id": "\(id)", "target.spec": "\(target.spec)"])
   }
 
   /// A targeted process exited (the kernel already dropped it): forget it; a pid target ends.
   public func processExited(pid: Int32) {
     let ended = state.withLock { state -> [Target] in
       var ended: [Target] = []
-      for (id, var target) in state.targets where target.processes.contains(where: { $0.pid == pid }) {
+      for (id, var target) in state.targets
+      where target.processes.contains(where: { $0.pid == pid }) {
         target.processes.removeAll { $0.pid == pid }
         if case .pid = target.spec {
           state.targets[id] = nil
@@ -164,7 +182,8 @@ public final class TargetRegistry: Sendable {
       return ended
     }
     for target in ended {
-      logger.info("target process exited", metadata: ["target.id": "\(target.id)", "pid": "\(pid)"])
+      logger.info(
+        "target process exited", metadata: ["target.id": "\(target.id)", "pid": "\(pid)"])
     }
   }
 
@@ -182,7 +201,8 @@ public final class TargetRegistry: Sendable {
   /// looks for executable matches whose exec was missed.
   public func rescan() {
     for target in targets {
-      for identity in target.processes where processes.snapshot(pid: identity.pid)?.startTime != identity.startTime {
+      for identity in target.processes
+      where processes.snapshot(pid: identity.pid)?.startTime != identity.startTime {
         forget(identity, of: target.id)
       }
     }
@@ -204,9 +224,12 @@ public final class TargetRegistry: Sendable {
       state.targets[targetID] = nil
       return true
     }
-    if !individuallyWatchedPids().contains(identity.pid) { try? kernel.unwatchProcess(identity.pid) }
+    if !individuallyWatchedPids().contains(identity.pid) {
+      try? kernel.unwatchProcess(identity.pid)
+    }
     if ended {
-      logger.info("target process exited", metadata: ["target.id": "\(targetID)", "pid": "\(identity.pid)"])
+      logger.info(
+        "target process exited", metadata: ["target.id": "\(targetID)", "pid": "\(identity.pid)"])
     }
   }
 
@@ -218,8 +241,12 @@ public final class TargetRegistry: Sendable {
   /// Re-writes every watched process and cgroup into the kernel's (e.g. after adopting pinned maps).
   public func resync() {
     for target in targets {
-      if let cgroupID = target.cgroupID { try? kernel.watchCgroup(cgroupID, targetID: UInt32(target.id)) }
-      for process in target.processes { try? kernel.watchProcess(process.pid, targetID: UInt32(target.id)) }
+      if let cgroupID = target.cgroupID {
+        try? kernel.watchCgroup(cgroupID, targetID: UInt32(target.id))
+      }
+      for process in target.processes {
+        try? kernel.watchProcess(process.pid, targetID: UInt32(target.id))
+      }
     }
     try? updateKernelNeeds()
   }
@@ -228,21 +255,26 @@ public final class TargetRegistry: Sendable {
     do {
       try kernel.watchProcess(process.pid, targetID: UInt32(targetID))
     } catch {
-      logger.warning("cannot watch process", metadata: ["pid": "\(process.pid)", "error": "\(error)"])
+      logger.warning(
+        "cannot watch process", metadata: ["pid": "\(process.pid)", "error": "\(error)"])
       return
     }
     state.withLock { state in
       state.targets[targetID]?.processes.removeAll { $0.pid == process.pid }
       state.targets[targetID]?.processes.append(process.identity)
     }
-    logger.info("watching process", metadata: ["target.id": "\(targetID)", "pid": "\(process.pid)", "comm": "\(process.comm)"])
+    logger.info(
+      "watching process",
+      metadata: ["target.id": "\(targetID)", "pid": "\(process.pid)", "comm": "\(process.comm)"])
   }
 
   private func matchingProcesses(_ spec: TargetSpec) -> [ProcessIdentity] {
     let mount = processes.cgroupMount() ?? ""
     let own = getpid()
     return processes.allPids().compactMap { pid in
-      guard pid != own, let process = processes.snapshot(pid: pid), spec.matches(process, cgroupMount: mount) else {
+      guard pid != own, let process = processes.snapshot(pid: pid),
+        spec.matches(process, cgroupMount: mount)
+      else {
         return nil
       }
       return process.identity

@@ -29,7 +29,9 @@ public final class VigilAgent: Service, Sendable {
 
   /// Loads (or re-adopts) the probes, applies settings and targets, and starts
   /// consuming events and serving the control socket.
-  public init(configuration: AgentConfiguration, logger: Logger, rescanInterval: TimeInterval = 5) throws {
+  public init(configuration: AgentConfiguration, logger: Logger, rescanInterval: TimeInterval = 5)
+    throws
+  {
     self.configuration = configuration
     self.logger = logger
     self.rescanInterval = rescanInterval
@@ -37,7 +39,9 @@ public final class VigilAgent: Service, Sendable {
     if geteuid() == 0 && !BPFSystem.isMounted("/sys/fs/bpf", magic: BPFSystem.bpffsMagic) {
       try BPFSystem.mountFilesystemsIfMissing()
     }
-    if let reason = BPFSystem.unavailableReason(pinPath: configuration.bpf.pinPath) { throw AgentError(reason) }
+    if let reason = BPFSystem.unavailableReason(pinPath: configuration.bpf.pinPath) {
+      throw AgentError(reason)
+    }
 
     let blocking = configuration.blocking
     let settings = ProbeSettings(
@@ -48,19 +52,25 @@ public final class VigilAgent: Service, Sendable {
       reportUninterruptible: blocking.states.contains(.uninterruptible),
       stackDepth: UInt32(blocking.stackDepth))
     probes = try BlockingProbes(
-      pinRoot: configuration.bpf.pinPath, ringBufferBytes: UInt32(configuration.bpf.ringBufferBytes),
+      pinRoot: configuration.bpf.pinPath,
+      ringBufferBytes: UInt32(configuration.bpf.ringBufferBytes),
       logger: logger)
     try probes.apply(settings)
     // Targets of a previous run are not known to this one: start from the configured set.
     try probes.clearTargets()
     logger.info(
       probes.adopted ? "re-adopted pinned probes" : "attached probes",
-      metadata: ["bpf.pin": "\(probes.pinDirectory)", "bpf.programs": "\(probes.programs.map(\.name))"])
+      metadata: [
+        "bpf.pin": "\(probes.pinDirectory)", "bpf.programs": "\(probes.programs.map(\.name))",
+      ])
 
-    registry = TargetRegistry(kernel: ProbeTargetSet(probes: probes, settings: settings), logger: logger)
+    registry = TargetRegistry(
+      kernel: ProbeTargetSet(probes: probes, settings: settings), logger: logger)
     for spec in configuration.targets {
       do { try registry.add(spec, source: .config) } catch {
-        logger.warning("configured target not watched", metadata: ["target.spec": "\(spec)", "error": "\(error)"])
+        logger.warning(
+          "configured target not watched",
+          metadata: ["target.spec": "\(spec)", "error": "\(error)"])
       }
     }
 
@@ -115,7 +125,8 @@ public final class VigilAgent: Service, Sendable {
         if Task.isShuttingDownGracefully { break }
         registry.rescan()
       }
-    } onGracefulShutdown: {}
+    } onGracefulShutdown: {
+    }
     shutdown()
   }
 
@@ -152,24 +163,35 @@ public final class VigilAgent: Service, Sendable {
     typealias Sample = MetricsRenderer.Sample
     return MetricsRenderer().render([
       Sample("vigil_up", "gauge", "1 while vigild runs.", 1),
-      Sample("vigil_uptime_seconds", "gauge", "Seconds since vigild started.", status.uptimeSeconds),
+      Sample(
+        "vigil_uptime_seconds", "gauge", "Seconds since vigild started.", status.uptimeSeconds),
       Sample("vigil_targets", "gauge", "Targets being watched.", Double(status.targets)),
       Sample(
         "vigil_watched_processes", "gauge", "Processes selected by targets.",
         Double(registry.targets.reduce(0) { $0 + $1.processes.count })),
-      Sample("vigil_bpf_records_total", "counter", "Records the probes wrote to the ring buffer.", Double(counters.emitted)),
-      Sample("vigil_events_received_total", "counter", "Records read from the ring buffer.", Double(status.events.received)),
-      Sample("vigil_events_emitted_total", "counter", "Blocking events logged.", Double(status.events.emitted)),
       Sample(
-        "vigil_events_lost_ringbuf_total", "counter", "Records lost because the ring buffer was full.",
+        "vigil_bpf_records_total", "counter", "Records the probes wrote to the ring buffer.",
+        Double(counters.emitted)),
+      Sample(
+        "vigil_events_received_total", "counter", "Records read from the ring buffer.",
+        Double(status.events.received)),
+      Sample(
+        "vigil_events_emitted_total", "counter", "Blocking events logged.",
+        Double(status.events.emitted)),
+      Sample(
+        "vigil_events_lost_ringbuf_total", "counter",
+        "Records lost because the ring buffer was full.",
         Double(status.events.lostRingBuffer)),
       Sample(
         "vigil_events_lost_queue_total", "counter", "Records dropped between reader and processor.",
         Double(status.events.lostQueue)),
       Sample(
-        "vigil_events_lost_subscribers_total", "counter", "Events dropped for slow API subscribers.",
+        "vigil_events_lost_subscribers_total", "counter",
+        "Events dropped for slow API subscribers.",
         Double(status.events.lostSubscribers)),
-      Sample("vigil_stack_failures_total", "counter", "Episodes whose user stack could not be read.", Double(counters.stackFailures)),
+      Sample(
+        "vigil_stack_failures_total", "counter", "Episodes whose user stack could not be read.",
+        Double(counters.stackFailures)),
     ])
   }
 }

@@ -10,7 +10,7 @@ public struct BPFSettings: Sendable, Equatable, Codable {
 
   /// Creates BPF settings; the defaults are those of a file that leaves `bpf` out.
   public init(
-    pinPath: String = "/sys/fs/bpf/vigil", ringBufferBytes: UInt64 = 8 << 20,
+    pinPath: String = "/sys/fs/bpf/vigil", ringBufferBytes: UInt64 = 2 << 20,
     wakeupBatchBytes: UInt64 = 256 << 10
   ) {
     self.pinPath = pinPath

@@ -21,7 +21,7 @@ extension AgentConfiguration {
       # bpffs directory where maps and links are pinned.
       pinPath: /sys/fs/bpf/vigil
       # Event ring buffer: a power of two, at least one page.
-      ringBufferBytes: 8MiB
+      ringBufferBytes: 2MiB
       # Pending event bytes that wake the daemon; below ringBufferBytes.
       wakeupBatchBytes: 256KiB
 

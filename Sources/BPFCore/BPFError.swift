@@ -31,10 +31,13 @@ public struct BPFError: Error, CustomStringConvertible, Sendable {
   }
 
   /// The error for a libbpf call that returned a negative errno or NULL with errno set.
-  static func libbpf(_ function: String, _ context: String, result: Int32? = nil, log: String? = nil)
+  static func libbpf(
+    _ function: String, _ context: String, result: Int32? = nil, log: String? = nil
+  )
     -> BPFError
   {
     let code = result.map { $0 < 0 ? -$0 : $0 } ?? Glibc.errno
-    return BPFError(function: function, context: context, errno: code == 0 ? EINVAL : code, log: log)
+    return BPFError(
+      function: function, context: context, errno: code == 0 ? EINVAL : code, log: log)
   }
 }

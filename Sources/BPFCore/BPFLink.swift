@@ -19,7 +19,9 @@ public final class BPFLink: Sendable {
   /// Attaches `program` to `target` (an ifindex for tcx, a cgroup directory fd for
   /// cgroup programs) with `bpf_link_create`, which libbpf 1.1 offers for attach
   /// types it has no helper for (tcx).
-  public convenience init(program: BPFProgram, target: Int32, attachType: BPFAttachType) throws(BPFError) {
+  public convenience init(program: BPFProgram, target: Int32, attachType: BPFAttachType)
+    throws(BPFError)
+  {
     let fd = bpf_link_create(program.fd, target, bpf_attach_type(attachType.rawValue), nil)
     guard fd >= 0 else {
       throw BPFError.libbpf(
@@ -38,9 +40,13 @@ public final class BPFLink: Sendable {
     var info = bpf_link_info()
     var length = UInt32(MemoryLayout<bpf_link_info>.size)
     let result = bpf_obj_get_info_by_fd(fd.rawValue, &info, &length)
-    guard result == 0 else { throw BPFError.libbpf("bpf_obj_get_info_by_fd", "link info", result: result) }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_obj_get_info_by_fd", "link info", result: result)
+    }
     // tcx links keep their ifindex in the union after the common fields (0 once the device is gone).
-    let ifindex = info.type == 11 ? withUnsafeBytes(of: info) { $0.load(fromByteOffset: 16, as: UInt32.self) } : nil
+    let ifindex =
+      info.type == 11
+      ? withUnsafeBytes(of: info) { $0.load(fromByteOffset: 16, as: UInt32.self) } : nil
     return BPFLinkInfo(id: info.id, programID: info.prog_id, type: info.type, ifindex: ifindex)
   }
 

@@ -17,7 +17,9 @@ public struct BPFMapInfo: Sendable, Equatable {
     var info = bpf_map_info()
     var length = UInt32(MemoryLayout<bpf_map_info>.size)
     let result = bpf_obj_get_info_by_fd(fd.rawValue, &info, &length)
-    guard result == 0 else { throw BPFError.libbpf("bpf_obj_get_info_by_fd", "map info", result: result) }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_obj_get_info_by_fd", "map info", result: result)
+    }
     id = info.id
     type = info.type
     keySize = info.key_size
@@ -76,7 +78,9 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     let fd = bpf_map_create(
       bpf_map_type(type.rawValue), name, UInt32(MemoryLayout<Key>.size),
       UInt32(MemoryLayout<Value>.size), maxEntries, &opts)
-    guard fd >= 0 else { throw BPFError.libbpf("bpf_map_create", "creating map \(name)", result: fd) }
+    guard fd >= 0 else {
+      throw BPFError.libbpf("bpf_map_create", "creating map \(name)", result: fd)
+    }
     return try BPFMap(fd: OwnedFD(taking: fd))
   }
 
@@ -84,10 +88,13 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
   public func lookup(_ key: Key) throws(BPFError) -> Value? {
     precondition(!isPerCPU, "use perCPUValues(_:) on per-CPU map \(info.name)")
     var key = key
-    return try withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { buffer throws(BPFError) -> Value? in
+    return try withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) {
+      buffer throws(BPFError) -> Value? in
       let result = bpf_map_lookup_elem(fd.rawValue, &key, buffer.baseAddress)
       if result == -ENOENT { return nil }
-      guard result == 0 else { throw BPFError.libbpf("bpf_map_lookup_elem", "map \(info.name)", result: result) }
+      guard result == 0 else {
+        throw BPFError.libbpf("bpf_map_lookup_elem", "map \(info.name)", result: result)
+      }
       return buffer[0]
     }
   }
@@ -98,9 +105,13 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     let stride = (MemoryLayout<Value>.size + 7) & ~7
     var key = key
     var bytes = [UInt8](repeating: 0, count: stride * max(cpus, 1))
-    let result = bytes.withUnsafeMutableBytes { bpf_map_lookup_elem(fd.rawValue, &key, $0.baseAddress) }
+    let result = bytes.withUnsafeMutableBytes {
+      bpf_map_lookup_elem(fd.rawValue, &key, $0.baseAddress)
+    }
     if result == -ENOENT { return [] }
-    guard result == 0 else { throw BPFError.libbpf("bpf_map_lookup_elem", "map \(info.name)", result: result) }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_map_lookup_elem", "map \(info.name)", result: result)
+    }
     return bytes.withUnsafeBytes { raw in
       (0..<cpus).map { raw.loadUnaligned(fromByteOffset: $0 * stride, as: Value.self) }
     }
@@ -111,7 +122,9 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     var key = key
     var value = value
     let result = bpf_map_update_elem(fd.rawValue, &key, &value, flags.rawValue)
-    guard result == 0 else { throw BPFError.libbpf("bpf_map_update_elem", "map \(info.name)", result: result) }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_map_update_elem", "map \(info.name)", result: result)
+    }
   }
 
   /// Sets `key` to `value` on every CPU (per-CPU maps).
@@ -126,13 +139,17 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     let stride = (MemoryLayout<Value>.size + 7) & ~7
     var bytes = [UInt8](repeating: 0, count: stride * cpus * keys.count)
     bytes.withUnsafeMutableBytes { raw in
-      for slot in 0..<(cpus * keys.count) { raw.storeBytes(of: value, toByteOffset: slot * stride, as: Value.self) }
+      for slot in 0..<(cpus * keys.count) {
+        raw.storeBytes(of: value, toByteOffset: slot * stride, as: Value.self)
+      }
     }
     var count = UInt32(keys.count)
     var opts = bpf_map_batch_opts()
     opts.sz = MemoryLayout<bpf_map_batch_opts>.size
     let result = keys.withUnsafeBytes { keyBytes in
-      bytes.withUnsafeBytes { bpf_map_update_batch(fd.rawValue, keyBytes.baseAddress, $0.baseAddress, &count, &opts) }
+      bytes.withUnsafeBytes {
+        bpf_map_update_batch(fd.rawValue, keyBytes.baseAddress, $0.baseAddress, &count, &opts)
+      }
     }
     guard result == 0 else {
       throw BPFError.libbpf("bpf_map_update_batch", "per-CPU map \(info.name)", result: result)
@@ -145,7 +162,9 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     var key = key
     let result = bpf_map_delete_elem(fd.rawValue, &key)
     if result == -ENOENT { return false }
-    guard result == 0 else { throw BPFError.libbpf("bpf_map_delete_elem", "map \(info.name)", result: result) }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_map_delete_elem", "map \(info.name)", result: result)
+    }
     return true
   }
 
@@ -180,12 +199,14 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     opts.sz = MemoryLayout<bpf_map_batch_opts>.size
     let result = keys.withUnsafeBytes { keyBytes in
       values.withUnsafeBytes { valueBytes in
-        bpf_map_update_batch(fd.rawValue, keyBytes.baseAddress, valueBytes.baseAddress, &count, &opts)
+        bpf_map_update_batch(
+          fd.rawValue, keyBytes.baseAddress, valueBytes.baseAddress, &count, &opts)
       }
     }
     guard result == 0 else {
       throw BPFError.libbpf(
-        "bpf_map_update_batch", "map \(info.name): \(count) of \(keys.count) written", result: result)
+        "bpf_map_update_batch", "map \(info.name): \(count) of \(keys.count) written",
+        result: result)
     }
   }
 
@@ -200,7 +221,8 @@ extension BPFMap where Value == UInt32 {
     var innerFD = UInt32(bitPattern: inner.rawValue)
     let result = bpf_map_update_elem(fd.rawValue, &key, &innerFD, UInt64(BPF_ANY))
     guard result == 0 else {
-      throw BPFError.libbpf("bpf_map_update_elem", "swapping inner map of \(info.name)", result: result)
+      throw BPFError.libbpf(
+        "bpf_map_update_elem", "swapping inner map of \(info.name)", result: result)
     }
   }
 }

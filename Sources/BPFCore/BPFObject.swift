@@ -54,7 +54,8 @@ public final class BPFObject: @unchecked Sendable {
     let map = try rawMap(name)
     let result = bpf_map__set_max_entries(map, count)
     guard result == 0 else {
-      throw BPFError.libbpf("bpf_map__set_max_entries", "sizing map \(name) to \(count)", result: result)
+      throw BPFError.libbpf(
+        "bpf_map__set_max_entries", "sizing map \(name) to \(count)", result: result)
     }
   }
 
@@ -90,7 +91,8 @@ public final class BPFObject: @unchecked Sendable {
   public func mapFD(_ mapName: String) throws(BPFError) -> OwnedFD {
     let fd = bpf_map__fd(try rawMap(mapName))
     guard fd >= 0 else {
-      throw BPFError(function: "bpf_map__fd", context: "\(name): map \(mapName) is not loaded", errno: -fd)
+      throw BPFError(
+        function: "bpf_map__fd", context: "\(name): map \(mapName) is not loaded", errno: -fd)
     }
     return try OwnedFD.duplicating(fd, context: "map \(mapName)")
   }
@@ -98,7 +100,8 @@ public final class BPFObject: @unchecked Sendable {
   private func rawMap(_ mapName: String) throws(BPFError) -> OpaquePointer {
     guard let map = bpf_object__find_map_by_name(pointer, mapName) else {
       throw BPFError(
-        function: "bpf_object__find_map_by_name", context: "\(name): no map \(mapName)", errno: ENOENT)
+        function: "bpf_object__find_map_by_name", context: "\(name): no map \(mapName)",
+        errno: ENOENT)
     }
     return map
   }

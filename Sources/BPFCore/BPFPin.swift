@@ -6,14 +6,18 @@ public enum BPFPin {
   /// Opens the object pinned at `path`.
   public static func open(_ path: String) throws(BPFError) -> OwnedFD {
     let fd = bpf_obj_get(path)
-    guard fd >= 0 else { throw BPFError.libbpf("bpf_obj_get", "opening pinned \(path)", result: fd) }
+    guard fd >= 0 else {
+      throw BPFError.libbpf("bpf_obj_get", "opening pinned \(path)", result: fd)
+    }
     return OwnedFD(taking: fd)
   }
 
   /// Pins `fd` at `path`; the directory must exist on a bpffs.
   public static func pin(_ fd: OwnedFD, at path: String) throws(BPFError) {
     let result = bpf_obj_pin(fd.rawValue, path)
-    guard result == 0 else { throw BPFError.libbpf("bpf_obj_pin", "pinning at \(path)", result: result) }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_obj_pin", "pinning at \(path)", result: result)
+    }
   }
 
   /// Whether something is pinned at `path`.
@@ -30,7 +34,8 @@ public enum BPFPin {
     for component in path.split(separator: "/") {
       current += "/" + component
       if mkdir(current, 0o700) != 0 && errno != EEXIST {
-        throw BPFError(function: "mkdir", context: "creating pin directory \(current)", errno: errno)
+        throw BPFError(
+          function: "mkdir", context: "creating pin directory \(current)", errno: errno)
       }
     }
   }

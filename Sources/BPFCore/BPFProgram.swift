@@ -55,7 +55,9 @@ public struct BPFProgramInfo: Sendable, Equatable {
   /// The info of the loaded program with kernel id `id`.
   public init(id: UInt32) throws(BPFError) {
     let fd = bpf_prog_get_fd_by_id(id)
-    guard fd >= 0 else { throw BPFError.libbpf("bpf_prog_get_fd_by_id", "program id \(id)", result: fd) }
+    guard fd >= 0 else {
+      throw BPFError.libbpf("bpf_prog_get_fd_by_id", "program id \(id)", result: fd)
+    }
     let owned = OwnedFD(taking: fd)
     try self.init(fd: owned.rawValue, context: "program id \(id)")
   }
@@ -64,7 +66,9 @@ public struct BPFProgramInfo: Sendable, Equatable {
     var info = bpf_prog_info()
     var length = UInt32(MemoryLayout<bpf_prog_info>.size)
     let result = bpf_obj_get_info_by_fd(fd, &info, &length)
-    guard result == 0 else { throw BPFError.libbpf("bpf_obj_get_info_by_fd", context, result: result) }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_obj_get_info_by_fd", context, result: result)
+    }
     id = info.id
     tag = withUnsafeBytes(of: info.tag) { bytes in
       bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()

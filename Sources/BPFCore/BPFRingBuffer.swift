@@ -19,7 +19,9 @@ public final class BPFRingBuffer: @unchecked Sendable {
   }
 
   /// Consumes the ring buffer map behind `map`.
-  public init(map: OwnedFD, handler body: @escaping (UnsafeRawBufferPointer) -> Void) throws(BPFError) {
+  public init(map: OwnedFD, handler body: @escaping (UnsafeRawBufferPointer) -> Void)
+    throws(BPFError)
+  {
     let handler = Unmanaged.passRetained(Handler(body))
     let callback: ring_buffer_sample_fn = { context, data, size in
       let handler = Unmanaged<Handler>.fromOpaque(context!).takeUnretainedValue()
@@ -49,7 +51,9 @@ public final class BPFRingBuffer: @unchecked Sendable {
       throw BPFError.libbpf("ring_buffer__poll", "polling ring buffer", result: polled)
     }
     let consumed = ring_buffer__consume(pointer)
-    if consumed < 0 { throw BPFError.libbpf("ring_buffer__consume", "reading ring buffer", result: consumed) }
+    if consumed < 0 {
+      throw BPFError.libbpf("ring_buffer__consume", "reading ring buffer", result: consumed)
+    }
     return Int(max(polled, 0) + consumed)
   }
 }

@@ -11,14 +11,16 @@ public enum BPFSystem {
   /// `pinPath` must be on a bpffs (it need not exist yet).
   public static func unavailableReason(pinPath: String = "/sys/fs/bpf") -> String? {
     if geteuid() != 0 {
-      return "vigild needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): running as uid \(geteuid())"
+      return
+        "vigild needs root (or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): running as uid \(geteuid())"
     }
     if access("/sys/kernel/btf/vmlinux", R_OK) != 0 {
       return "the kernel has no BTF (/sys/kernel/btf/vmlinux missing): CO-RE programs cannot load"
     }
     let existing = nearestExistingDirectory(pinPath)
     if !isMounted(existing, magic: bpffsMagic) {
-      return "pin path \(pinPath) is not on a bpffs (\(existing) is not): mount one with `mount -t bpf bpf /sys/fs/bpf`"
+      return
+        "pin path \(pinPath) is not on a bpffs (\(existing) is not): mount one with `mount -t bpf bpf /sys/fs/bpf`"
     }
     return nil
   }
@@ -41,7 +43,8 @@ public enum BPFSystem {
     }
     if !isMounted("/sys/kernel/tracing", magic: tracefsMagic) {
       guard mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nil) == 0 else {
-        throw BPFError(function: "mount", context: "mounting tracefs at /sys/kernel/tracing", errno: errno)
+        throw BPFError(
+          function: "mount", context: "mounting tracefs at /sys/kernel/tracing", errno: errno)
       }
     }
   }

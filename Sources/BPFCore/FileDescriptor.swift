@@ -21,7 +21,9 @@ public final class OwnedFD: Sendable {
   /// An owned copy of a descriptor someone else owns (e.g. libbpf's), leaving the original alone.
   public static func duplicating(_ raw: Int32, context: String) throws(BPFError) -> OwnedFD {
     let copy = fcntl(raw, F_DUPFD_CLOEXEC, 3)
-    guard copy >= 0 else { throw BPFError(function: "fcntl(F_DUPFD_CLOEXEC)", context: context, errno: errno) }
+    guard copy >= 0 else {
+      throw BPFError(function: "fcntl(F_DUPFD_CLOEXEC)", context: context, errno: errno)
+    }
     return OwnedFD(taking: copy)
   }
 

@@ -37,7 +37,9 @@ public enum LibBPFLog {
     guard let message else { return }
     let text = String(cString: message)
     let logger = state.withLock { state -> Logger? in
-      if state.capture != nil && level <= Int32(LIBBPF_INFO.rawValue) { state.capture?.append(text) }
+      if state.capture != nil && level <= Int32(LIBBPF_INFO.rawValue) {
+        state.capture?.append(text)
+      }
       return state.logger
     }
     guard let logger else { return }

@@ -30,7 +30,8 @@ public enum NetworkNamespace {
       defer { done.signal() }
       let entered = vigil_setns(namespace.rawValue, 0x4000_0000)  // CLONE_NEWNET
       guard entered == 0 else {
-        result.set(.failure(BPFError(function: "setns", context: "entering \(path)", errno: -entered)))
+        result.set(
+          .failure(BPFError(function: "setns", context: "entering \(path)", errno: -entered)))
         return
       }
       result.set(Result { try body() })
@@ -43,12 +44,15 @@ public enum NetworkNamespace {
   /// The cookie of the calling thread's network namespace (what `bpf_get_netns_cookie` returns).
   public static func currentCookie() throws(BPFError) -> UInt64 {
     let socket = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard socket >= 0 else { throw BPFError(function: "socket", context: "netns cookie", errno: errno) }
+    guard socket >= 0 else {
+      throw BPFError(function: "socket", context: "netns cookie", errno: errno)
+    }
     defer { close(socket) }
     var cookie: UInt64 = 0
     let result = vigil_netns_cookie(socket, &cookie)
     guard result == 0 else {
-      throw BPFError(function: "getsockopt(SO_NETNS_COOKIE)", context: "netns cookie", errno: -result)
+      throw BPFError(
+        function: "getsockopt(SO_NETNS_COOKIE)", context: "netns cookie", errno: -result)
     }
     return cookie
   }
@@ -57,7 +61,9 @@ public enum NetworkNamespace {
   public static func interfaceIndex(_ name: String) throws(BPFError) -> UInt32 {
     let index = if_nametoindex(name)
     guard index != 0 else {
-      throw BPFError(function: "if_nametoindex", context: "interface \(name)", errno: errno == 0 ? ENODEV : errno)
+      throw BPFError(
+        function: "if_nametoindex", context: "interface \(name)", errno: errno == 0 ? ENODEV : errno
+      )
     }
     return index
   }

@@ -8,7 +8,9 @@ public struct RecordDecodingError: Error, CustomStringConvertible, Sendable {
 /// Decodes ring buffer records laid out by `bpf/include/vigil_abi.h`.
 public enum RecordDecoder {
   /// Decodes one record. Throws for a short or unknown record.
-  public static func decode(_ bytes: UnsafeRawBufferPointer) throws(RecordDecodingError) -> ProbeRecord {
+  public static func decode(_ bytes: UnsafeRawBufferPointer) throws(RecordDecodingError)
+    -> ProbeRecord
+  {
     guard bytes.count >= MemoryLayout<UInt32>.size else {
       throw RecordDecodingError(description: "record of \(bytes.count) bytes has no kind")
     }
@@ -62,7 +64,7 @@ public enum RecordDecoder {
       waker: waker,
       futex: futex,
       stack: stack,
-      stackError: record.stack_bytes < 0 ? -record.stack_bytes : nil)
+      stackError: record.stack_bytes < 0 ? 0 &- record.stack_bytes : nil)
   }
 
   private static func outcome(_ raw: UInt32) -> FutexWait.Outcome {
@@ -74,7 +76,8 @@ public enum RecordDecoder {
     }
   }
 
-  private static func load<T>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws(RecordDecodingError)
+  private static func load<T>(_ type: T.Type, from bytes: UnsafeRawBufferPointer)
+    throws(RecordDecodingError)
     -> T
   {
     guard bytes.count >= MemoryLayout<T>.size else {

@@ -14,7 +14,8 @@ import VigilBPF
 public final class BlockingProbes: Sendable {
   /// Map names in `bpf/lib/blocking_maps.h`.
   static let mapNames = [
-    "vigil_events", "vigil_settings", "vigil_tgids", "vigil_cgroups", "vigil_counters", "vigil_tasks",
+    "vigil_events", "vigil_settings", "vigil_tgids", "vigil_cgroups", "vigil_counters",
+    "vigil_tasks",
     "vigil_irq_depth",
   ]
 
@@ -39,7 +40,8 @@ public final class BlockingProbes: Sendable {
 
     let object: BPFObject
     do {
-      object = try Self.load(pinDirectory: pinDirectory, ringBufferBytes: ringBufferBytes, reusePins: true)
+      object = try Self.load(
+        pinDirectory: pinDirectory, ringBufferBytes: ringBufferBytes, reusePins: true)
     } catch {
       // Pinned maps of another layout or size: start over with fresh ones.
       logger.warning(
@@ -47,13 +49,15 @@ public final class BlockingProbes: Sendable {
         metadata: ["bpf.pin": "\(pinDirectory)", "error": "\(error.description)"])
       Self.removePins(pinDirectory)
       try BPFPin.makeDirectory(pinDirectory)
-      object = try Self.load(pinDirectory: pinDirectory, ringBufferBytes: ringBufferBytes, reusePins: false)
+      object = try Self.load(
+        pinDirectory: pinDirectory, ringBufferBytes: ringBufferBytes, reusePins: false)
     }
 
     var programs: [(String, Bool)] = []
     var links: [BPFLink] = []
     for name in object.programNames {
-      let (link, adopted) = try Self.attachOrAdopt(try object.program(name), pinDirectory: pinDirectory)
+      let (link, adopted) = try Self.attachOrAdopt(
+        try object.program(name), pinDirectory: pinDirectory)
       programs.append((name, adopted))
       links.append(link)
     }
@@ -127,7 +131,9 @@ public final class BlockingProbes: Sendable {
   public func watchedProcesses() throws(BPFError) -> [Int32: UInt32] {
     var result: [Int32: UInt32] = [:]
     for pid in try processTargets.keys() {
-      if let target = try processTargets.lookup(pid) { result[Int32(bitPattern: pid)] = target.target_id }
+      if let target = try processTargets.lookup(pid) {
+        result[Int32(bitPattern: pid)] = target.target_id
+      }
     }
     return result
   }

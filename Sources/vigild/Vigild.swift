@@ -32,13 +32,25 @@ struct Vigild: AsyncParsableCommand {
   @Option(name: .long, help: "Report futex waits at least this long, e.g. 10ms.")
   var futexThreshold: String?
 
-  @Option(name: .long, help: "Also watch a target: pid:N, executable:NAME_OR_PATH or cgroup:PATH. Repeatable.")
+  @Option(
+    name: .long,
+    help: "Also watch a target: pid:N, executable:NAME_OR_PATH or cgroup:PATH. Repeatable.")
   var target: [String] = []
 
   @Option(name: .long, help: "Where blocking events go: stdout, none, or a file path.")
   var events: String?
 
-  @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  @Option(
+    name: .long,
+    help: "Log level: trace, debug, info, notice, warning, error, critical.",
+    transform: { text in
+      guard let level = Logger.Level(rawValue: text) else {
+        throw ValidationError(
+          "--log-level: \"\(text)\" is not one of trace, debug, info, notice, warning, error, critical"
+        )
+      }
+      return level
+    })
   var logLevel: Logger.Level = .info
 
   @Flag(name: .long, help: "Print the embedded default configuration and exit.")
@@ -47,7 +59,8 @@ struct Vigild: AsyncParsableCommand {
   @Flag(name: .long, help: "Validate the configuration and exit.")
   var checkConfig = false
 
-  @Flag(name: .long, help: "Remove vigild's pinned BPF programs and maps (detaching them) and exit.")
+  @Flag(
+    name: .long, help: "Remove vigild's pinned BPF programs and maps (detaching them) and exit.")
   var uninstall = false
 
   mutating func run() async throws {
@@ -87,7 +100,8 @@ struct Vigild: AsyncParsableCommand {
       throw ExitCode(1)
     }
     let group = ServiceGroup(
-      configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+      configuration: .init(
+        services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     try await group.run()
   }
 
@@ -121,14 +135,15 @@ struct Vigild: AsyncParsableCommand {
       return spec
     }
     let sink = try events.map { text in
-      guard let sink = EventSink(text) else { throw ValidationError("--events: \"\(text)\" is not stdout, none or a path") }
+      guard let sink = EventSink(text) else {
+        throw ValidationError("--events: \"\(text)\" is not stdout, none or a path")
+      }
       return sink
     }
     return ConfigOverrides(
       socketPath: socket, pinPath: pinPath,
       offcpuThreshold: try duration(offcpuThreshold, "offcpu-threshold"),
-      futexThreshold: try duration(futexThreshold, "futex-threshold"), extraTargets: targets, events: sink)
+      futexThreshold: try duration(futexThreshold, "futex-threshold"), extraTargets: targets,
+      events: sink)
   }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -15,7 +15,8 @@ final class BPFCoreTests: XCTestCase {
     let pinRoot = TestEnvironment.makePinRoot()
     defer { BPFPin.removeTree(pinRoot) }
     do {
-      let probes = try BlockingProbes(pinRoot: pinRoot, ringBufferBytes: 1 << 16, logger: Logger(label: "test"))
+      let probes = try BlockingProbes(
+        pinRoot: pinRoot, ringBufferBytes: 1 << 16, logger: Logger(label: "test"))
       let ring = try probes.makeRingBuffer { _ in }
       try ring.poll(timeoutMilliseconds: 1)
       let map = try BPFMap<UInt32, UInt64>.create(type: .hash, name: "vigil_fdtest", maxEntries: 4)
@@ -34,7 +35,8 @@ final class BPFCoreTests: XCTestCase {
     XCTAssertTrue(try map.delete(2))
     XCTAssertFalse(try map.delete(2))
     XCTAssertNil(try map.lookup(2))
-    XCTAssertThrowsError(try BPFMap<UInt64, UInt64>(fd: map.fd.duplicate(context: "test"))) { error in
+    XCTAssertThrowsError(try BPFMap<UInt64, UInt64>(fd: map.fd.duplicate(context: "test"))) {
+      error in
       XCTAssertTrue("\(error)".contains("key/value sizes"), "\(error)")
     }
   }
@@ -43,7 +45,8 @@ final class BPFCoreTests: XCTestCase {
     let inner = try BPFMap<UInt32, UInt32>.create(type: .array, name: "vigil_inner", maxEntries: 1)
     let outer = try BPFMap<UInt32, UInt32>.create(
       type: .arrayOfMaps, name: "vigil_outer", maxEntries: 2, innerMap: inner.fd)
-    let replacement = try BPFMap<UInt32, UInt32>.create(type: .array, name: "vigil_inner2", maxEntries: 1)
+    let replacement = try BPFMap<UInt32, UInt32>.create(
+      type: .array, name: "vigil_inner2", maxEntries: 1)
     try outer.setInner(0, map: inner.fd)
     XCTAssertEqual(try outer.lookup(0), inner.info.id)
     try outer.setInner(0, map: replacement.fd)
@@ -67,9 +70,11 @@ final class BPFCoreTests: XCTestCase {
     try object.setMaxEntries(map: "vigil_pol_count", 3 * 1024)
     try object.load()
     XCTAssertEqual(
-      object.programNames, ["vigil_tc_ingress", "vigil_tc_egress", "vigil_cg_ingress", "vigil_cg_egress"])
+      object.programNames,
+      ["vigil_tc_ingress", "vigil_tc_egress", "vigil_cg_ingress", "vigil_cg_egress"])
     // With no generation active, every packet passes (tcx: TCX_NEXT).
-    let result = try object.program("vigil_tc_ingress").testRun(packet: [UInt8](repeating: 0, count: 64))
+    let result = try object.program("vigil_tc_ingress").testRun(
+      packet: [UInt8](repeating: 0, count: 64))
     XCTAssertEqual(Int32(bitPattern: result.returnValue), -1)
   }
 
@@ -87,7 +92,8 @@ final class BPFCoreTests: XCTestCase {
   func testSettingsAndTargetsReachTheKernelMaps() throws {
     let pinRoot = TestEnvironment.makePinRoot()
     defer { BPFPin.removeTree(pinRoot) }
-    let probes = try BlockingProbes(pinRoot: pinRoot, ringBufferBytes: 1 << 16, logger: Logger(label: "test"))
+    let probes = try BlockingProbes(
+      pinRoot: pinRoot, ringBufferBytes: 1 << 16, logger: Logger(label: "test"))
     try probes.watchProcess(4242, targetID: 3)
     try probes.watchCgroup(77, targetID: 4)
     XCTAssertEqual(try probes.watchedProcesses(), [4242: 3])

@@ -35,10 +35,14 @@ final class BlockingProbesTests: XCTestCase {
 
     init(probes: BlockingProbes) throws {
       ring = try probes.makeRingBuffer { [self] bytes in
-        if let record = try? RecordDecoder.decode(bytes) { lock.withLock { records.append(record) } }
+        if let record = try? RecordDecoder.decode(bytes) {
+          lock.withLock { records.append(record) }
+        }
       }
       Thread.detachNewThread { [self] in
-        while let ring = lock.withLock({ stopped ? nil : ring }) { _ = try? ring.poll(timeoutMilliseconds: 50) }
+        while let ring = lock.withLock({ stopped ? nil : ring }) {
+          _ = try? ring.poll(timeoutMilliseconds: 50)
+        }
         finished.signal()
       }
     }
@@ -57,8 +61,12 @@ final class BlockingProbesTests: XCTestCase {
   }
 
   func testReportsSleepFutexAndPipeEpisodesOfTheTargetOnly() throws {
-    let probes = try BlockingProbes(pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: Logger(label: "test"))
-    try probes.apply(ProbeSettings(offcpuThresholdNanoseconds: 50_000_000, futexThresholdNanoseconds: 50_000_000, wakeupBytes: 1))
+    let probes = try BlockingProbes(
+      pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: Logger(label: "test"))
+    try probes.apply(
+      ProbeSettings(
+        offcpuThresholdNanoseconds: 50_000_000, futexThresholdNanoseconds: 50_000_000,
+        wakeupBytes: 1))
     let collector = try Collector(probes: probes)
     defer { collector.stop() }
 
@@ -76,22 +84,30 @@ final class BlockingProbesTests: XCTestCase {
     let threads = target.threads
 
     let sleeps = episodes.filter { $0.kind == .offcpu && $0.tid == threads.sleeper }
-    XCTAssertTrue(sleeps.contains { abs(Double($0.durationNanoseconds) / 1e6 - 200) <= 40 }, "sleeps: \(sleeps)")
+    XCTAssertTrue(
+      sleeps.contains { abs(Double($0.durationNanoseconds) / 1e6 - 200) <= 40 }, "sleeps: \(sleeps)"
+    )
     XCTAssertTrue(sleeps.allSatisfy { $0.targetID == 7 && $0.state == .interruptible })
-    XCTAssertTrue(sleeps.allSatisfy { $0.waker == nil }, "a timer wake-up was blamed on a task: \(sleeps)")
+    XCTAssertTrue(
+      sleeps.allSatisfy { $0.waker == nil }, "a timer wake-up was blamed on a task: \(sleeps)")
 
     let futexWaits = episodes.filter { $0.kind == .futex && $0.tid == threads.futexWaiter }
-    let futexWait = try XCTUnwrap(futexWaits.first { abs(Double($0.durationNanoseconds) / 1e6 - 300) <= 60 }, "futex: \(futexWaits)")
+    let futexWait = try XCTUnwrap(
+      futexWaits.first { abs(Double($0.durationNanoseconds) / 1e6 - 300) <= 60 },
+      "futex: \(futexWaits)")
     XCTAssertEqual(futexWait.futex?.outcome, .woken)
     XCTAssertEqual(futexWait.futex?.operationName, "FUTEX_WAIT_PRIVATE")
     XCTAssertEqual(futexWait.waker?.tid, threads.futexWaker)
 
     let pipeReads = episodes.filter { $0.kind == .offcpu && $0.tid == threads.pipeReader }
-    let pipeRead = try XCTUnwrap(pipeReads.first { abs(Double($0.durationNanoseconds) / 1e6 - 250) <= 50 }, "pipe: \(pipeReads)")
+    let pipeRead = try XCTUnwrap(
+      pipeReads.first { abs(Double($0.durationNanoseconds) / 1e6 - 250) <= 50 },
+      "pipe: \(pipeReads)")
     XCTAssertEqual(pipeRead.waker?.tid, threads.pipeWriter)
     XCTAssertFalse(pipeRead.stack.isEmpty)
 
-    XCTAssertTrue(collector.all.contains(.exit(pid: target.pid, targetID: 7, comm: "vigil-workload")))
+    XCTAssertTrue(
+      collector.all.contains(.exit(pid: target.pid, targetID: 7, comm: "vigil-workload")))
     XCTAssertEqual(try probes.watchedProcesses()[target.pid], nil, "exited process still targeted")
     print("episodes: \(episodes.count)")
   }

@@ -15,7 +15,8 @@ final class Daemon {
 
   /// Starts vigild with `arguments` (socket and pin path are added), optionally with a config file.
   init(arguments: [String] = [], config: String? = nil, pinRoot: String? = nil) throws {
-    directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigild-\(UUID().uuidString.prefix(8))")
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "vigild-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     socket = directory.appendingPathComponent("vigil.sock").path
     self.pinRoot = pinRoot ?? TestEnvironment.makePinRoot()
@@ -31,7 +32,9 @@ final class Daemon {
 
   private let arguments: [String]
 
-  private static func launch(_ arguments: [String], output: CapturedOutput, errors: CapturedOutput) throws -> Process {
+  private static func launch(_ arguments: [String], output: CapturedOutput, errors: CapturedOutput)
+    throws -> Process
+  {
     let process = Process()
     process.executableURL = TestEnvironment.executable("vigild")
     process.arguments = arguments
@@ -47,7 +50,9 @@ final class Daemon {
   func waitUntilReady(timeout: TimeInterval = 20) throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-      if !process.isRunning { throw DaemonFailure("vigild exited (\(process.terminationStatus)): \(stderr)") }
+      if !process.isRunning {
+        throw DaemonFailure("vigild exited (\(process.terminationStatus)): \(stderr)")
+      }
       if let (status, _) = try? request("GET", APIPath.status), status == 200 { return }
       usleep(100_000)
     }
@@ -57,7 +62,8 @@ final class Daemon {
   /// One API call.
   func request(_ method: String, _ path: String, body: String? = nil) throws -> (Int, String) {
     let client = UnixHTTPClient(socketPath: socket, timeoutSeconds: 10)
-    let (status, bytes) = try client.request(method: method, path: path, body: body.map { Array($0.utf8) })
+    let (status, bytes) = try client.request(
+      method: method, path: path, body: body.map { Array($0.utf8) })
     return (status, String(decoding: bytes, as: UTF8.self))
   }
 
@@ -68,7 +74,9 @@ final class Daemon {
 
   /// Blocking events written to stdout so far.
   var events: [BlockingEventJSON] {
-    outputs.flatMap(\.lines).compactMap { try? WireJSON.decode(BlockingEventJSON.self, from: Array($0.utf8)) }
+    outputs.flatMap(\.lines).compactMap {
+      try? WireJSON.decode(BlockingEventJSON.self, from: Array($0.utf8))
+    }
   }
 
   var stderr: String { errorOutputs.flatMap(\.lines).joined(separator: "\n") }
@@ -147,7 +155,9 @@ final class CapturedOutput: @unchecked Sendable {
 
 /// Runs a command to completion, bounded in time; returns status and output.
 @discardableResult
-func runCommand(_ path: String, _ arguments: [String], timeout: TimeInterval = 30) throws -> (Int32, String) {
+func runCommand(_ path: String, _ arguments: [String], timeout: TimeInterval = 30) throws -> (
+  Int32, String
+) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: path)
   process.arguments = arguments

@@ -32,7 +32,8 @@ final class DaemonTests: XCTestCase {
     let daemon = try startDaemon(config: Self.quietConfig)
     let target = try Workload(rounds: 2)
     let bystander = try Workload(rounds: 2)
-    let (status, body) = try daemon.request("POST", APIPath.targets, body: #"{"pid":\#(target.pid)}"#)
+    let (status, body) = try daemon.request(
+      "POST", APIPath.targets, body: #"{"pid":\#(target.pid)}"#)
     XCTAssertEqual(status, 201, body)
     try target.start()
     try bystander.start()
@@ -48,19 +49,22 @@ final class DaemonTests: XCTestCase {
     }
 
     let sleep = try XCTUnwrap(
-      events.first { $0.kind == "offcpu" && $0.tid == threads.sleeper && near($0, 200) }, "\(events)")
+      events.first { $0.kind == "offcpu" && $0.tid == threads.sleeper && near($0, 200) },
+      "\(events)")
     XCTAssertTrue(sleep.stack.contains("workload_sleeper"), "\(sleep.stack)")
     XCTAssertEqual(sleep.state, "interruptible")
     XCTAssertNil(sleep.waker)
 
     let futex = try XCTUnwrap(
-      events.first { $0.kind == "futex" && $0.tid == threads.futexWaiter && near($0, 300) }, "\(events)")
+      events.first { $0.kind == "futex" && $0.tid == threads.futexWaiter && near($0, 300) },
+      "\(events)")
     XCTAssertEqual(futex.waker?.tid, threads.futexWaker)
     XCTAssertEqual(futex.futex?.outcome, "woken")
     XCTAssertTrue(futex.stack.contains("workload_futex_waiter"), "\(futex.stack)")
 
     let read = try XCTUnwrap(
-      events.first { $0.kind == "offcpu" && $0.tid == threads.pipeReader && near($0, 250) }, "\(events)")
+      events.first { $0.kind == "offcpu" && $0.tid == threads.pipeReader && near($0, 250) },
+      "\(events)")
     XCTAssertEqual(read.waker?.tid, threads.pipeWriter)
     XCTAssertTrue(read.stack.contains("workload_pipe_reader"), "\(read.stack)")
     XCTAssertEqual(read.comm, "vigil-workload")
@@ -74,12 +78,14 @@ final class DaemonTests: XCTestCase {
   }
 
   func testPicksUpExecutableTargetsThatStartLater() throws {
-    let daemon = try startDaemon(["--target", "executable:vigil-workload"], config: Self.quietConfig)
+    let daemon = try startDaemon(
+      ["--target", "executable:vigil-workload"], config: Self.quietConfig)
     let workload = try Workload(rounds: 1)
     try workload.start()
     workload.waitUntilDone(timeout: 10)
     Thread.sleep(forTimeInterval: 0.5)
-    XCTAssertTrue(daemon.events.contains { $0.pid == workload.pid && $0.tid == workload.threads.futexWaiter })
+    XCTAssertTrue(
+      daemon.events.contains { $0.pid == workload.pid && $0.tid == workload.threads.futexWaiter })
   }
 
   func testCgroupTargetWatchesTheProcessesInside() throws {
@@ -94,20 +100,25 @@ final class DaemonTests: XCTestCase {
       outside.kill()
       try? FileManager.default.removeItem(atPath: cgroup)
     }
-    try "\(inside.pid)\n".write(toFile: "\(cgroup)/cgroup.procs", atomically: false, encoding: .utf8)
-    let (status, body) = try daemon.request("POST", APIPath.targets, body: #"{"cgroup":"\#(cgroup)"}"#)
+    try "\(inside.pid)\n".write(
+      toFile: "\(cgroup)/cgroup.procs", atomically: false, encoding: .utf8)
+    let (status, body) = try daemon.request(
+      "POST", APIPath.targets, body: #"{"cgroup":"\#(cgroup)"}"#)
     XCTAssertEqual(status, 201, body)
-    XCTAssertTrue(body.contains("\(inside.pid)"), "cgroup target does not list its process: \(body)")
+    XCTAssertTrue(
+      body.contains("\(inside.pid)"), "cgroup target does not list its process: \(body)")
     try inside.start()
     try outside.start()
     inside.waitUntilDone(timeout: 10)
     outside.waitUntilDone(timeout: 10)
     Thread.sleep(forTimeInterval: 0.5)
     let events = daemon.events
-    XCTAssertTrue(events.contains { $0.pid == inside.pid && $0.tid == inside.threads.pipeReader }, "\(events)")
+    XCTAssertTrue(
+      events.contains { $0.pid == inside.pid && $0.tid == inside.threads.pipeReader }, "\(events)")
     XCTAssertFalse(events.contains { $0.pid == outside.pid })
 
-    let (missing, error) = try daemon.request("POST", APIPath.targets, body: #"{"cgroup":"\#(mount)/no-such-group"}"#)
+    let (missing, error) = try daemon.request(
+      "POST", APIPath.targets, body: #"{"cgroup":"\#(mount)/no-such-group"}"#)
     XCTAssertEqual(missing, 404)
     XCTAssertTrue(error.contains("does not exist"), error)
   }
@@ -122,7 +133,8 @@ final class DaemonTests: XCTestCase {
     shortLived.executableURL = TestEnvironment.executable("vigil-workload")
     shortLived.arguments = ["idle", "0.5"]
     try shortLived.run()
-    let (added, _) = try daemon.request("POST", APIPath.targets, body: #"{"pid":\#(shortLived.processIdentifier)}"#)
+    let (added, _) = try daemon.request(
+      "POST", APIPath.targets, body: #"{"pid":\#(shortLived.processIdentifier)}"#)
     XCTAssertEqual(added, 201)
     shortLived.waitUntilExit()
     Thread.sleep(forTimeInterval: 0.5)
@@ -134,11 +146,15 @@ final class DaemonTests: XCTestCase {
   func testUnauthorizedPeerCannotMutate() throws {
     let config = Self.quietConfig + "\nsocket:\n  mode: \"0666\"\n"
     let daemon = try startDaemon(config: config)
-    let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", daemon.socket]
+    let asNobody = [
+      "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/curl", "-s", "-o", "/dev/null",
+      "-w", "%{http_code}", "--unix-socket", daemon.socket,
+    ]
     let (_, read) = try runCommand("/usr/bin/setpriv", asNobody + ["http://localhost/v1/status"])
     XCTAssertEqual(read, "200")
     let (_, write) = try runCommand(
-      "/usr/bin/setpriv", asNobody + ["-X", "POST", "-d", #"{"pid":1}"#, "http://localhost/v1/targets"])
+      "/usr/bin/setpriv",
+      asNobody + ["-X", "POST", "-d", #"{"pid":1}"#, "http://localhost/v1/targets"])
     XCTAssertEqual(write, "403")
     XCTAssertEqual(try daemon.status().targets, 0)
   }
@@ -161,7 +177,10 @@ final class DaemonTests: XCTestCase {
     let vigild = TestEnvironment.executable("vigild").path
     let (status, output) = try runCommand(
       "/usr/bin/setpriv",
-      ["--reuid=65534", "--regid=65534", "--clear-groups", vigild, "--socket", "/tmp/vigil-nobody.sock"])
+      [
+        "--reuid=65534", "--regid=65534", "--clear-groups", vigild, "--socket",
+        "/tmp/vigil-nobody.sock",
+      ])
     XCTAssertNotEqual(status, 0)
     XCTAssertTrue(output.contains("needs root"), output)
   }
@@ -174,7 +193,8 @@ final class DaemonTests: XCTestCase {
     try daemon.waitUntilReady()
     let status = try daemon.status()
     XCTAssertTrue(status.probes.adopted)
-    XCTAssertEqual(try attachedLinkCount(program: "vigil_switch", pinDirectory: status.probes.pinPath), 1)
+    XCTAssertEqual(
+      try attachedLinkCount(program: "vigil_switch", pinDirectory: status.probes.pinPath), 1)
 
     let workload = try Workload(rounds: 1)
     let (added, _) = try daemon.request("POST", APIPath.targets, body: #"{"pid":\#(workload.pid)}"#)
@@ -190,9 +210,20 @@ final class DaemonTests: XCTestCase {
     XCTAssertTrue(FileManager.default.fileExists(atPath: "\(pinDirectory)/link_\(program)"))
     let (_, programs) = try runCommand("/usr/sbin/bpftool", ["-j", "prog", "show"])
     let (_, links) = try runCommand("/usr/sbin/bpftool", ["-j", "link", "show"])
-    struct Program: Decodable { var id: Int; var name: String? }
-    struct Link: Decodable { var prog_id: Int }
-    let ids = Set(try JSONDecoder().decode([Program].self, from: Data(programs.utf8)).filter { $0.name == program }.map(\.id))
-    return try JSONDecoder().decode([Link].self, from: Data(links.utf8)).filter { ids.contains($0.prog_id) }.count
+    struct Program: Decodable {
+      var id: Int
+      var name: String?
+    }
+    struct Link: Decodable {
+      var programID: Int
+      enum CodingKeys: String, CodingKey { case programID = "prog_id" }
+    }
+    let ids = Set(
+      try JSONDecoder().decode([Program].self, from: Data(programs.utf8)).filter {
+        $0.name == program
+      }.map(\.id))
+    return try JSONDecoder().decode([Link].self, from: Data(links.utf8)).filter {
+      ids.contains($0.programID)
+    }.count
   }
 }

@@ -21,8 +21,9 @@ enum TestEnvironment {
   static var productsDirectory: URL {
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
     var directory = URL(fileURLWithPath: exe).deletingLastPathComponent()
-    while directory.path != "/" && !FileManager.default.fileExists(
-      atPath: directory.appendingPathComponent("vigil-workload").path)
+    while directory.path != "/"
+      && !FileManager.default.fileExists(
+        atPath: directory.appendingPathComponent("vigil-workload").path)
     {
       directory.deleteLastPathComponent()
     }
@@ -39,7 +40,9 @@ enum TestEnvironment {
   static func openDescriptors() -> [String] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     return names.sorted().compactMap { name in
-      guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
+      guard
+        let target = try? FileManager.default.destinationOfSymbolicLink(
+          atPath: "/proc/self/fd/\(name)")
       else { return nil }
       return "\(name) -> \(target)"
     }
