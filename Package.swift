@@ -52,6 +52,11 @@ let package = Package(
       ]
     ),
 
+    .target(
+      name: "PolicyDatapath",
+      dependencies: ["BPFCore", "VigilBPF", "CVigilABI"]
+    ),
+
     // The daemon's services.
     .target(
       name: "Agent",
@@ -96,7 +101,8 @@ let package = Package(
       name: "VigilIntegrationTests",
       dependencies: [
         "BPFCore", "Probes", "Agent", "ControlAPI", "ControlHTTP", "BlockingModel", "AgentConfig",
-        "VigilBPF", "VigilBPFTestObjects", .product(name: "Logging", package: "swift-log"),
+        "VigilBPF", "VigilBPFTestObjects", "Policy", "PolicyDatapath",
+        .product(name: "Logging", package: "swift-log"),
       ]
     ),
   ]

@@ -237,6 +237,12 @@ public enum BPFMapType: UInt32, Sendable {
   case hashOfMaps = 13
 }
 
+/// `bpf_map_create` flags.
+public enum BPFMapFlags {
+  /// `BPF_F_NO_PREALLOC`: entries allocated on insert (required for LPM tries).
+  public static let noPrealloc = UInt32(BPF_F_NO_PREALLOC)
+}
+
 /// `bpf_map_update_elem` flags.
 public struct BPFUpdateFlags: Sendable {
   public let rawValue: UInt64

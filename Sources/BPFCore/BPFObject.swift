@@ -59,6 +59,46 @@ public final class BPFObject: @unchecked Sendable {
     }
   }
 
+  /// Sets a `const volatile` global (e.g. in `.rodata`) before load.
+  public func setGlobal<Value: BitwiseCopyable>(
+    section: String, name variable: String, value: Value
+  )
+    throws(BPFError)
+  {
+    let map = try rawMap(section)
+    var size = 0
+    guard let data = bpf_map__initial_value(map, &size) else {
+      throw BPFError(
+        function: "bpf_map__initial_value", context: "\(name): section \(section)", errno: ENOENT)
+    }
+    guard let offset = try globalOffset(section: section, variable: variable),
+      offset + MemoryLayout<Value>.size <= size
+    else {
+      throw BPFError(
+        function: "btf__find_by_name", context: "\(name): no global \(variable) in \(section)",
+        errno: ENOENT)
+    }
+    UnsafeMutableRawPointer(mutating: data).storeBytes(
+      of: value, toByteOffset: offset, as: Value.self)
+  }
+
+  /// The byte offset of `variable` in a data section, from the object's BTF DATASEC.
+  private func globalOffset(section: String, variable: String) throws(BPFError) -> Int? {
+    guard let btf = bpf_object__btf(pointer) else { return nil }
+    let sectionID = btf__find_by_name(btf, section)
+    guard sectionID > 0, let type = btf__type_by_id(btf, UInt32(sectionID)) else { return nil }
+    let count = Int(type.pointee.info & 0xffff)
+    let members = UnsafeRawPointer(type + 1).assumingMemoryBound(to: btf_var_secinfo.self)
+    for index in 0..<count {
+      let info = members[index]
+      guard let variableType = btf__type_by_id(btf, info.type),
+        let found = btf__name_by_offset(btf, variableType.pointee.name_off)
+      else { continue }
+      if String(cString: found) == variable { return Int(info.offset) }
+    }
+    return nil
+  }
+
   /// Makes the object use an existing map (e.g. one re-opened from a pin) instead of creating it.
   /// libbpf checks that type, key, value and size agree.
   public func reuseMap(_ name: String, fd: OwnedFD) throws(BPFError) {

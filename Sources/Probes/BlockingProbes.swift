@@ -55,7 +55,7 @@ public final class BlockingProbes: Sendable {
 
     var programs: [(String, Bool)] = []
     var links: [BPFLink] = []
-    for name in object.programNames {
+    for name in Self.attachOrder(object.programNames) {
       let (link, adopted) = try Self.attachOrAdopt(
         try object.program(name), pinDirectory: pinDirectory)
       programs.append((name, adopted))
@@ -68,6 +68,14 @@ public final class BlockingProbes: Sendable {
     processTargets = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_tgids"))
     cgroupTargets = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_cgroups"))
     counters = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_counters"))
+  }
+
+  /// Interrupt-exit programs attach before their entries: an exit seen without its entry is
+  /// ignored (the depth never goes below zero), but an entry without its exit would leave the
+  /// CPU's interrupt depth stuck above zero and hide every waker on it.
+  static func attachOrder(_ names: [String]) -> [String] {
+    let exits = ["vigil_irq_exit", "vigil_softirq_exit", "vigil_hrtimer_exit"]
+    return names.filter { exits.contains($0) } + names.filter { !exits.contains($0) }
   }
 
   private static func load(pinDirectory: String, ringBufferBytes: UInt32, reusePins: Bool)

@@ -5,6 +5,7 @@
 
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <linux/bpf.h>
 
 /* Receives each libbpf message whole (formatted with its own va_copy). */
