@@ -89,6 +89,9 @@ let package = Package(
       linkerSettings: [.linkedLibrary("pthread")]
     ),
     .executableTarget(name: "vigil-bench"),
+    // Policy path benchmark: compile, fill, flip and per-packet cost.
+    .executableTarget(
+      name: "vigil-policy-bench", dependencies: ["Policy", "PolicyDatapath", "BPFCore"]),
 
     .testTarget(
       name: "VigilUnitTests",

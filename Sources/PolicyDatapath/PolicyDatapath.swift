@@ -63,13 +63,23 @@ public final class PolicyDatapath: Sendable {
       vigil_interface_key(netns_cookie: netnsCookie, ifindex: ifindex, _pad: 0), endpoint)
   }
 
+  /// How long each step of an install took, in nanoseconds.
+  public struct InstallTiming: Sendable {
+    /// Creating and filling the inner maps and zeroing the slot's counters.
+    public var fillNanoseconds: UInt64
+    /// Putting the inner maps in the slot (each waits for an RCU grace period).
+    public var slotNanoseconds: UInt64
+    /// The flip: one array write, after which every new packet sees the generation.
+    public var flipNanoseconds: UInt64
+  }
+
   /// Builds `generation` in a slot the datapath does not read and flips to it.
-  /// Returns the slot. A rejected generation (too many entries) changes nothing.
+  /// A rejected generation (too many entries) changes nothing.
   @discardableResult
   public func install(
     generation: UInt64, entries: [(key: vigil_policy_key, value: vigil_policy_value)],
     endpointPolicies: [(index: UInt32, value: vigil_endpoint_policy)], counterCount: Int
-  ) throws(BPFError) -> UInt32 {
+  ) throws(BPFError) -> InstallTiming {
     guard entries.count <= Int(ruleCapacity), counterCount <= Int(counterCapacity) else {
       throw BPFError(
         function: "PolicyDatapath.install",
@@ -77,6 +87,7 @@ public final class PolicyDatapath: Sendable {
           "generation \(generation) needs \(entries.count) entries and \(counterCount) counters; capacity is \(ruleCapacity) and \(counterCapacity)",
         errno: E2BIG)
     }
+    let start = monotonicNanoseconds()
     let slot = ((try active()?.slot).map { $0 + 1 } ?? 0) % UInt32(VIGIL_POLICY_SLOTS)
     let rules = try BPFMap<vigil_policy_key, vigil_policy_value>.create(
       type: .lpmTrie, name: "vigil_pol_r\(slot)", maxEntries: max(ruleCapacity, 1),
@@ -90,10 +101,15 @@ public final class PolicyDatapath: Sendable {
     try counters.updateBatchPerCPU(
       keys: (0..<UInt32(counterCount)).map { base + $0 },
       value: vigil_policy_counter(packets: 0, bytes: 0))
+    let filled = monotonicNanoseconds()
     try rulesOuter.setInner(slot, map: rules.fd)
     try endpointsOuter.setInner(slot, map: endpoints.fd)
+    let slotted = monotonicNanoseconds()
     try state.update(0, vigil_policy_state(slot: slot, _pad: 0, generation: generation))
-    return slot
+    let flipped = monotonicNanoseconds()
+    return InstallTiming(
+      fillNanoseconds: filled - start, slotNanoseconds: slotted - filled,
+      flipNanoseconds: flipped - slotted)
   }
 
   /// Packet and byte counts of the active generation's first `count` counters, summed over CPUs.
@@ -108,4 +124,11 @@ public final class PolicyDatapath: Sendable {
     }
     return result
   }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+func monotonicNanoseconds() -> UInt64 {
+  var now = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &now)
+  return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }

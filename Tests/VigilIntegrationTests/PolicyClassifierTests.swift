@@ -51,7 +51,7 @@ final class PolicyClassifierTests: XCTestCase {
   private func install(_ compiled: CompiledPolicy, generation: UInt64, on datapath: PolicyDatapath)
     throws
   {
-    try datapath.install(
+    _ = try datapath.install(
       generation: generation, entries: compiled.entries,
       endpointPolicies: compiled.endpointPolicies,
       counterCount: compiled.counters.count)
