@@ -141,8 +141,10 @@ public final class VigilAgent: Service, Sendable {
   }
 
   /// The status the API reports.
-  public func status() -> StatusResponse {
-    let counters = (try? probes.readCounters()) ?? .zero
+  public func status() -> StatusResponse { status(counters: (try? probes.readCounters()) ?? .zero) }
+
+  /// The status, given the probes' counters already read.
+  private func status(counters: ProbeCounters) -> StatusResponse {
     let pipelineCounters = pipeline.snapshot
     return StatusResponse(
       version: Self.version, pid: getpid(), uptimeSeconds: Date().timeIntervalSince(startedAt),
@@ -158,8 +160,8 @@ public final class VigilAgent: Service, Sendable {
 
   /// The Prometheus exposition.
   public func metrics() -> String {
-    let status = status()
     let counters = (try? probes.readCounters()) ?? .zero
+    let status = status(counters: counters)
     typealias Sample = MetricsRenderer.Sample
     return MetricsRenderer().render([
       Sample("vigil_up", "gauge", "1 while vigild runs.", 1),
