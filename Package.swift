@@ -62,7 +62,7 @@ let package = Package(
       name: "Agent",
       dependencies: [
         "Probes", "BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP",
-        .product(name: "Logging", package: "swift-log"),
+        "Policy", "PolicyDatapath", .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
@@ -78,7 +78,7 @@ let package = Package(
     .executableTarget(
       name: "vigil",
       dependencies: [
-        "ControlAPI", "ControlHTTP",
+        "ControlAPI", "ControlHTTP", "Policy",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -4,6 +4,7 @@
 #include "vigil_core.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "vigil_abi.h"
 #include "policy_maps.h"
 #include "policy.h"
@@ -14,10 +15,24 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TC_ACT_SHOT 2
 #define ETH_HEADER_LENGTH 14
 
+extern void *bpf_cast_to_kern_ctx(void *ctx) __ksym;
+
+/* The cookie of the network namespace of the device the packet is on.
+ * bpf_get_netns_cookie() follows skb->sk, which arriving packets do not have
+ * yet, so read the device's namespace instead. */
+static __always_inline __u64 vigil_device_netns_cookie(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct net_device *dev = kskb->dev;
+	if (!dev)
+		return 0;
+	return BPF_CORE_READ(dev, nd_net.net, net_cookie);
+}
+
 static __always_inline int vigil_tc(struct __sk_buff *skb, __u32 direction)
 {
 	struct vigil_interface_key key = {
-		.netns_cookie = bpf_get_netns_cookie(skb),
+		.netns_cookie = vigil_device_netns_cookie(skb),
 		.ifindex = skb->ifindex,
 	};
 	__u32 *endpoint = bpf_map_lookup_elem(&vigil_pol_ifaces, &key);

@@ -11,6 +11,8 @@ public struct ControlRoutes: Sendable {
   let metrics: @Sendable () -> String
   /// The group allowed to mutate (besides root); nil when it does not exist.
   let socketGroup: @Sendable () -> UInt32?
+  /// Network policy; nil when the daemon runs without it (unit tests).
+  var policy: PolicyService? = nil
 
   /// Answers one request.
   public func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -30,6 +32,9 @@ public struct ControlRoutes: Sendable {
     case ("DELETE", _) where APIPath.targetID(in: request.path) != nil:
       return removeTarget(APIPath.targetID(in: request.path)!)
     case ("GET", APIPath.events): return events(request.query)
+    case (_, APIPath.policy), (_, APIPath.policyValidate), (_, APIPath.policyDiff),
+      (_, APIPath.policyRollback), (_, APIPath.policyStats):
+      return policyRoute(request)
     case ("GET", APIPath.metrics):
       return .full(status: 200, contentType: MediaType.prometheus, body: Array(metrics().utf8))
     case (_, APIPath.status), (_, APIPath.targets), (_, APIPath.events), (_, APIPath.metrics):
@@ -96,6 +101,46 @@ public struct ControlRoutes: Sendable {
         }
         if !writer.write(lines.map { $0 + "\n" }.joined()) { return }
       }
+    }
+  }
+
+  private func policyRoute(_ request: HTTPRequest) -> HTTPResponse {
+    guard let policy else { return error(503, ErrorResponse("network policy is not enabled")) }
+    func sources() throws(PolicyServiceError) -> [PolicySource] {
+      do {
+        return try WireJSON.decode(PolicyRequest.self, from: request.body).sources
+      } catch {
+        throw PolicyServiceError(
+          400,
+          "request body is not a policy request ({\"sources\": [{\"source\", \"yaml\"}]}): \(error)"
+        )
+      }
+    }
+    do {
+      switch (request.method, request.path) {
+      case ("GET", APIPath.policy): return json(200, policy.status())
+      case ("POST", APIPath.policy): return json(200, try policy.apply(try sources()))
+      case ("POST", APIPath.policyValidate): return json(200, try policy.validate(try sources()))
+      case ("POST", APIPath.policyDiff): return json(200, try policy.diff(try sources()))
+      case ("POST", APIPath.policyRollback):
+        let rollback: PolicyRollbackRequest
+        do {
+          rollback =
+            request.body.isEmpty
+            ? PolicyRollbackRequest()
+            : try WireJSON.decode(PolicyRollbackRequest.self, from: request.body)
+        } catch {
+          throw PolicyServiceError(400, "request body is not {\"to\": GENERATION}: \(error)")
+        }
+        return json(200, try policy.rollback(to: rollback.to))
+      case ("GET", APIPath.policyStats): return json(200, try policy.stats())
+      default:
+        return error(405, ErrorResponse("\(request.method) is not allowed on \(request.path)"))
+      }
+    } catch let failure as PolicyServiceError {
+      return error(failure.status, failure.response)
+    } catch {
+      return self.error(500, ErrorResponse("\(error)"))
     }
   }
 

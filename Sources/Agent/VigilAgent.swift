@@ -1,5 +1,6 @@
 import AgentConfig
 import BPFCore
+import CVigilABI
 import ControlAPI
 import ControlHTTP
 import Foundation
@@ -26,6 +27,7 @@ public final class VigilAgent: Service, Sendable {
   /// Serves only `GET /metrics` on `metrics.listen`, if set.
   private let metricsServer: HTTPServer?
   private let rescanInterval: TimeInterval
+  private let policy: PolicyService
 
   /// Loads (or re-adopts) the probes, applies settings and targets, and starts
   /// consuming events and serving the control socket.
@@ -63,6 +65,10 @@ public final class VigilAgent: Service, Sendable {
       metadata: [
         "bpf.pin": "\(probes.pinDirectory)", "bpf.programs": "\(probes.programs.map(\.name))",
       ])
+
+    policy = try PolicyService(
+      pinDirectory: "\(configuration.bpf.pinPath)/policy-v\(VIGIL_ABI_VERSION)",
+      settings: configuration.policy, logger: logger)
 
     registry = TargetRegistry(
       kernel: ProbeTargetSet(probes: probes, settings: settings), logger: logger)
@@ -106,7 +112,8 @@ public final class VigilAgent: Service, Sendable {
     }
     routesBox.routes = ControlRoutes(
       registry: registry, hub: hub, status: { [unowned self] in status() },
-      metrics: { [unowned self] in metrics() }, socketGroup: { [server] in server.socketGroup })
+      metrics: { [unowned self] in metrics() }, socketGroup: { [server] in server.socketGroup },
+      policy: policy)
 
     try pipeline.start()
     try server.start()
@@ -124,6 +131,7 @@ public final class VigilAgent: Service, Sendable {
         try? await Task.sleep(for: .seconds(rescanInterval))
         if Task.isShuttingDownGracefully { break }
         registry.rescan()
+        policy.maintain()
       }
     } onGracefulShutdown: {
     }

@@ -16,6 +16,8 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
   public var metrics: MetricsSettings
   /// Symbolization cache sizes.
   public var symbolization: SymbolizationSettings
+  /// Network policy storage and capacity.
+  public var policy: PolicySettings
 
   /// Creates a configuration; the defaults are those of an empty file.
   public init(
@@ -23,7 +25,7 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     blocking: BlockingSettings = .init(),
     targets: [TargetSpec] = [], output: OutputSettings = .init(),
     metrics: MetricsSettings = .init(),
-    symbolization: SymbolizationSettings = .init()
+    symbolization: SymbolizationSettings = .init(), policy: PolicySettings = .init()
   ) {
     self.socket = socket
     self.bpf = bpf
@@ -32,6 +34,7 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     self.output = output
     self.metrics = metrics
     self.symbolization = symbolization
+    self.policy = policy
   }
 
   /// Reads a YAML configuration; missing keys take their defaults. `source` names it in errors.
@@ -42,7 +45,7 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     var configuration = AgentConfiguration()
     guard let root = try ConfigNode.root(yaml: yaml, source: source) else { return configuration }
     let sections = try root.mapping(keys: [
-      "socket", "bpf", "blocking", "targets", "output", "metrics", "symbolization",
+      "socket", "bpf", "blocking", "targets", "output", "metrics", "symbolization", "policy",
     ])
     if let node = sections["socket"] { configuration.socket = try SocketSettings(node) }
     if let node = sections["bpf"] { configuration.bpf = try BPFSettings(node) }
@@ -56,6 +59,7 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     if let node = sections["symbolization"] {
       configuration.symbolization = try SymbolizationSettings(node)
     }
+    if let node = sections["policy"] { configuration.policy = try PolicySettings(node) }
     return configuration
   }
 
@@ -78,6 +82,7 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     }
     try metrics.validate(source: source)
     try symbolization.validate(source: source)
+    try policy.validate(source: source)
     return self
   }
 
@@ -90,5 +95,6 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     if let threshold = overrides.futexThreshold { blocking.futexThreshold = threshold }
     for target in overrides.extraTargets where !targets.contains(target) { targets.append(target) }
     if let events = overrides.events { output.events = events }
+    if let directory = overrides.policyStateDirectory { policy.stateDirectory = directory }
   }
 }

@@ -12,11 +12,14 @@ public struct ConfigOverrides: Sendable, Equatable {
   public var extraTargets: [TargetSpec]
   /// Replaces `output.events`.
   public var events: EventSink?
+  /// Replaces `policy.stateDirectory`.
+  public var policyStateDirectory: String?
 
   /// Creates overrides; every value left out keeps the file's.
   public init(
     socketPath: String? = nil, pinPath: String? = nil, offcpuThreshold: UInt64? = nil,
-    futexThreshold: UInt64? = nil, extraTargets: [TargetSpec] = [], events: EventSink? = nil
+    futexThreshold: UInt64? = nil, extraTargets: [TargetSpec] = [], events: EventSink? = nil,
+    policyStateDirectory: String? = nil
   ) {
     self.socketPath = socketPath
     self.pinPath = pinPath
@@ -24,5 +27,6 @@ public struct ConfigOverrides: Sendable, Equatable {
     self.futexThreshold = futexThreshold
     self.extraTargets = extraTargets
     self.events = events
+    self.policyStateDirectory = policyStateDirectory
   }
 }

@@ -61,5 +61,15 @@ extension AgentConfiguration {
       cacheFiles: 64
       # Processes whose memory maps stay cached.
       cacheProcesses: 256
+
+    policy:
+      # Where applied network policies are stored; the last one is restored at boot.
+      stateDirectory: /var/lib/vigil/policy
+      # Per generation: LPM entries, rule and default counters (at most 65536), endpoints
+      # (at most 1024). A policy that does not fit is refused whole.
+      capacity:
+        entries: 262144
+        counters: 65536
+        endpoints: 1024
     """
 }

@@ -28,6 +28,20 @@ public struct BPFMapInfo: Sendable, Equatable {
     flags = info.map_flags
     name = withUnsafeBytes(of: info.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
   }
+
+  /// The kernel memory charged to the map behind `fd` (the `memlock:` line of its fdinfo), in
+  /// bytes; 0 when it cannot be read.
+  public static func kernelMemoryBytes(of fd: OwnedFD) -> UInt64 {
+    guard let file = fopen("/proc/self/fdinfo/\(fd.rawValue)", "r") else { return 0 }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+      let text = String(cString: line)
+      guard text.hasPrefix("memlock:") else { continue }
+      return UInt64(text.dropFirst(8).filter(\.isNumber)) ?? 0
+    }
+    return 0
+  }
 }
 
 /// A map with fixed-size Swift key and value types, whose sizes were checked
@@ -83,6 +97,9 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: Sendable {
     }
     return try BPFMap(fd: OwnedFD(taking: fd))
   }
+
+  /// The kernel memory charged to the map, in bytes (see `BPFMapInfo.kernelMemoryBytes(of:)`).
+  public var kernelMemoryBytes: UInt64 { BPFMapInfo.kernelMemoryBytes(of: fd) }
 
   /// The value for `key`, or nil when absent.
   public func lookup(_ key: Key) throws(BPFError) -> Value? {

@@ -40,6 +40,20 @@ public enum BPFPin {
     }
   }
 
+  /// The names in pin directory `path` (not recursing); empty when it does not exist.
+  public static func list(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) {
+        String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+  }
+
   /// Removes a pin directory and everything pinned in it.
   public static func removeTree(_ path: String) {
     guard let dir = opendir(path) else { return }

@@ -6,6 +6,16 @@ public enum APIPath {
   public static let targets = "/v1/targets"
   /// `GET`: blocking events as NDJSON; see ``EventQuery``.
   public static let events = "/v1/events"
+  /// `GET`: the enforced ``PolicyStatusResponse``; `POST`: apply a ``PolicyRequest``.
+  public static let policy = "/v1/policy"
+  /// `POST`: check a ``PolicyRequest`` without applying it.
+  public static let policyValidate = "/v1/policy/validate"
+  /// `POST`: what applying a ``PolicyRequest`` would change.
+  public static let policyDiff = "/v1/policy/diff"
+  /// `POST`: enforce a stored generation again (``PolicyRollbackRequest``).
+  public static let policyRollback = "/v1/policy/rollback"
+  /// `GET`: the enforced generation's counters (``PolicyStatsResponse``).
+  public static let policyStats = "/v1/policy/stats"
   /// `GET`: Prometheus text exposition.
   public static let metrics = "/metrics"
 

@@ -16,7 +16,7 @@ enum RequestParser {
   }
 
   static let maxHeadBytes = 16 * 1024
-  static let maxBodyBytes = 1024 * 1024
+  static let maxBodyBytes = 16 * 1024 * 1024
 
   /// The next request head, or nil if the client closed before sending anything.
   static func readHead(from reader: inout ByteReader) throws -> Head? {

@@ -27,7 +27,7 @@ extension PolicyCompiler {
       guard id < capacity.maxEndpoints else {
         throw fail(
           "has id \(id), beyond the capacity of \(capacity.maxEndpoints) endpoints "
-            + "(bpf.policyCapacity)")
+            + "(policy.capacity)")
       }
       if let owner = owners[id] { throw fail("has id \(id), which \(owner) has too") }
       ids[document.endpoint] = id

@@ -77,7 +77,7 @@ public enum PolicyCompiler {
   static func check(_ needed: Int, _ what: String, limit: Int) throws(PolicyError) {
     guard needed <= limit else {
       throw PolicyError(
-        reason: "policy needs \(needed) \(what); capacity is \(limit) (bpf.policyCapacity)")
+        reason: "policy needs \(needed) \(what); capacity is \(limit) (policy.capacity)")
     }
   }
 }

@@ -39,7 +39,7 @@ public struct PolicyChange: Equatable, Sendable, CustomStringConvertible {
 
 extension PolicyDocument {
   /// For example `eth0@web, enforce, Ingress+Egress, 2 ingress rules, 1 egressDeny rule`.
-  var summary: String {
+  public var summary: String {
     let types =
       policyTypes.isEmpty
       ? "no policyTypes" : policyTypes.sorted().map(\.rawValue).joined(separator: "+")

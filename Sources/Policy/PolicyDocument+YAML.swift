@@ -142,8 +142,18 @@ extension PortSpec {
 }
 
 /// A document with the file and position it was read from, for errors that span documents.
-struct LocatedDocument {
-  let document: PolicyDocument
-  let source: String?
-  let index: Int?
+/// A document with where it came from, for error messages.
+public struct LocatedDocument: Sendable {
+  public let document: PolicyDocument
+  /// The file (or other source) it was read from.
+  public let source: String?
+  /// Its position in the source, counted from 1.
+  public let index: Int?
+
+  /// An error about `field` of this document.
+  public func error(field: String, value: String?, reason: String) -> PolicyError {
+    PolicyError(
+      source: source, document: index, policy: document.name, field: field, value: value,
+      reason: reason)
+  }
 }

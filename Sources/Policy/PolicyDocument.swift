@@ -54,7 +54,7 @@ public struct PolicyDocument: Codable, Equatable, Sendable {
   }
 
   /// The spec key of one direction's allow or deny rules, such as `ingressDeny`.
-  static func ruleKey(_ direction: PolicyDirection, deny: Bool) -> String {
+  public static func ruleKey(_ direction: PolicyDirection, deny: Bool) -> String {
     (direction == .ingress ? "ingress" : "egress") + (deny ? "Deny" : "")
   }
 

@@ -1,36 +1,79 @@
 import BPFCore
 import CVigilABI
+import Dispatch
 import Glibc
+import Synchronization
 import VigilBPF
 
-/// The policy classifier, loaded, with its generations of policy.
+/// The policy classifier, loaded and pinned, with its generations of policy.
 ///
-/// A generation lives in one slot of two map-of-maps (rules, endpoint defaults).
-/// `install` fills fresh inner maps in a slot the datapath is not reading, then
-/// flips `vigil_pol_state` to it with one array write: a packet reads the slot
-/// once, so it sees one whole generation, never a mix.
+/// A generation lives in one of three slots of two map-of-maps (rules, endpoint defaults):
+/// the live one, the previous one, and a spare whose inner maps are fresh and empty.
+/// `install` fills the spare's inner maps, which no packet reads, then flips
+/// `vigil_pol_state` to it with one array write: a packet reads the state once, so it sees
+/// one whole generation, never a mix. Putting fresh maps in a slot waits for an RCU grace
+/// period (~8–16 ms), so that is done by `prepareSpare()` after a flip, off the apply path.
 ///
-/// Not yet: pinning and re-adoption, attaching endpoints, and refreshing spare
-/// slots ahead of time (today the slot's outer-map update, ~8 ms of RCU grace
-/// period, happens inside `install`).
-public final class PolicyDatapath: Sendable {
+/// Maps are pinned under `pinDirectory`; a new instance re-adopts them, so enforcement (the
+/// links, see `PolicyAttachments`) and the live generation outlive the daemon.
+///
+/// Not thread-safe: callers serialize `install`, `prepareSpare` and attachment changes.
+public final class PolicyDatapath: @unchecked Sendable {
+  /// Map names in `bpf/lib/policy_maps.h`, all pinned.
+  static let mapNames = [
+    "vigil_pol_state", "vigil_pol_rules", "vigil_pol_eps", "vigil_pol_ifaces", "vigil_pol_cgroups",
+    "vigil_pol_count", "vigil_pol_ct",
+  ]
+
   /// Counter slots per generation.
   public let counterCapacity: UInt32
   /// LPM entries per generation.
   public let ruleCapacity: UInt32
+  /// Where maps and links are pinned; nil for an unpinned datapath (tests, benchmarks).
+  public let pinDirectory: String?
+  /// True when the maps (and so the live generation) were re-adopted from pins.
+  public let adopted: Bool
 
-  private let object: BPFObject
+  let object: BPFObject
   private let state: BPFMap<UInt32, vigil_policy_state>
   private let rulesOuter: BPFMap<UInt32, UInt32>
   private let endpointsOuter: BPFMap<UInt32, UInt32>
-  private let interfaces: BPFMap<vigil_interface_key, UInt32>
+  let interfaces: BPFMap<vigil_interface_key, UInt32>
+  let cgroups: BPFMap<UInt64, UInt32>
   private let counters: BPFMap<UInt32, vigil_policy_counter>
+  /// The slot after the live one, once it holds fresh empty inner maps and zeroed counters.
+  private var spare: Spare?
 
-  /// Loads the classifier (not attached anywhere, no policy active).
-  public init(ruleCapacity: UInt32, counterCapacity: UInt32) throws(BPFError) {
+  private struct Spare {
+    var slot: UInt32
+    var rules: BPFMap<vigil_policy_key, vigil_policy_value>
+    var endpoints: BPFMap<UInt32, vigil_endpoint_policy>
+  }
+
+  /// Loads the classifier, re-adopting the maps pinned under `pinDirectory` when there are
+  /// any. Pinned counters keep their size: `counterCapacity` is then the pinned one.
+  public init(pinDirectory: String?, ruleCapacity: UInt32, counterCapacity: UInt32)
+    throws(BPFError)
+  {
+    self.pinDirectory = pinDirectory
     self.ruleCapacity = ruleCapacity
-    self.counterCapacity = counterCapacity
+    var counterCapacity = counterCapacity
+    var adopted = false
     object = try BPFObject(bytes: EmbeddedBPF.policy, name: "policy.bpf.o")
+    if let pinDirectory {
+      try BPFPin.makeDirectory(pinDirectory)
+      let countPin = "\(pinDirectory)/vigil_pol_count"
+      if BPFPin.exists(countPin) {
+        let pinned = try BPFMapInfo(fd: BPFPin.open(countPin))
+        counterCapacity = pinned.maxEntries / UInt32(VIGIL_POLICY_SLOTS)
+      }
+      for map in Self.mapNames where BPFPin.exists("\(pinDirectory)/\(map)") {
+        try object.reuseMap(map, fd: BPFPin.open("\(pinDirectory)/\(map)"))
+        adopted = true
+      }
+    }
+    self.counterCapacity = counterCapacity
+    self.adopted = adopted
     try object.setMaxEntries(map: "vigil_pol_count", counterCapacity * UInt32(VIGIL_POLICY_SLOTS))
     try object.setGlobal(section: ".rodata", name: "vigil_counter_capacity", value: counterCapacity)
     try object.load()
@@ -38,10 +81,18 @@ public final class PolicyDatapath: Sendable {
     rulesOuter = try BPFMap(fd: object.mapFD("vigil_pol_rules"))
     endpointsOuter = try BPFMap(fd: object.mapFD("vigil_pol_eps"))
     interfaces = try BPFMap(fd: object.mapFD("vigil_pol_ifaces"))
+    cgroups = try BPFMap(fd: object.mapFD("vigil_pol_cgroups"))
     counters = try BPFMap(fd: object.mapFD("vigil_pol_count"))
-    // A zeroed state would name slot 0: start with no generation at all.
-    try state.update(
-      0, vigil_policy_state(slot: UInt32(VIGIL_POLICY_SLOTS), _pad: 0, generation: 0))
+    if !adopted {
+      // A zeroed state would name slot 0: start with no generation at all.
+      try state.update(
+        0, vigil_policy_state(slot: UInt32(VIGIL_POLICY_SLOTS), _pad: 0, generation: 0))
+    }
+    if let pinDirectory {
+      for map in Self.mapNames where !BPFPin.exists("\(pinDirectory)/\(map)") {
+        try BPFPin.pin(object.mapFD(map), at: "\(pinDirectory)/\(map)")
+      }
+    }
   }
 
   /// One of the classifier's programs (`vigil_tc_ingress`, `vigil_tc_egress`, `vigil_cg_*`).
@@ -55,7 +106,8 @@ public final class PolicyDatapath: Sendable {
     return current
   }
 
-  /// Makes interface `ifindex` of the namespace with `netnsCookie` endpoint `endpoint`.
+  /// Makes interface `ifindex` of the namespace with `netnsCookie` endpoint `endpoint` without
+  /// attaching anything (for BPF_PROG_TEST_RUN; `attach` does both).
   public func registerInterface(netnsCookie: UInt64, ifindex: UInt32, endpoint: UInt32)
     throws(BPFError)
   {
@@ -63,18 +115,62 @@ public final class PolicyDatapath: Sendable {
       vigil_interface_key(netns_cookie: netnsCookie, ifindex: ifindex, _pad: 0), endpoint)
   }
 
+  /// True when the next `install` finds its slot ready and does not wait for a grace period.
+  public var spareIsReady: Bool { spare != nil }
+
+  /// Puts fresh, empty inner maps and zeroed counters in the slot after the live one, which
+  /// no packet reads. Waits for an RCU grace period (two, overlapped); nothing to do when already ready.
+  /// Returns how long it took, in nanoseconds.
+  @discardableResult
+  public func prepareSpare() throws(BPFError) -> UInt64 {
+    let start = monotonicNanoseconds()
+    let slot = ((try active()?.slot).map { $0 + 1 } ?? 0) % UInt32(VIGIL_POLICY_SLOTS)
+    if spare?.slot == slot { return 0 }
+    spare = nil
+    // The slot was live two generations ago; a grace period has passed since it was left
+    // (the previous prepareSpare or install waited for one after that flip), so no packet
+    // still reads it.
+    let rules = try BPFMap<vigil_policy_key, vigil_policy_value>.create(
+      type: .lpmTrie, name: "vigil_pol_r\(slot)", maxEntries: max(ruleCapacity, 1),
+      flags: BPFMapFlags.noPrealloc)
+    let endpoints = try BPFMap<UInt32, vigil_endpoint_policy>.create(
+      type: .array, name: "vigil_pol_e\(slot)", maxEntries: UInt32(VIGIL_POLICY_MAX_ENDPOINTS) * 2)
+    try counters.updateBatchPerCPU(
+      keys: (0..<counterCapacity).map { slot * counterCapacity + $0 },
+      value: vigil_policy_counter(packets: 0, bytes: 0))
+    try Self.concurrently(
+      { () throws(BPFError) in try self.rulesOuter.setInner(slot, map: rules.fd) },
+      { () throws(BPFError) in try self.endpointsOuter.setInner(slot, map: endpoints.fd) })
+    spare = Spare(slot: slot, rules: rules, endpoints: endpoints)
+    return monotonicNanoseconds() - start
+  }
+
+  /// Runs two outer-map updates at once, so their RCU grace periods overlap.
+  private static func concurrently(
+    _ first: @Sendable () throws(BPFError) -> Void, _ second: @Sendable () throws(BPFError) -> Void
+  ) throws(BPFError) {
+    let errors = Mutex<[BPFError]>([])
+    DispatchQueue.concurrentPerform(iterations: 2) { index in
+      do { try (index == 0 ? first : second)() } catch {
+        errors.withLock { $0.append(error as! BPFError) }
+      }
+    }
+    if let error = errors.withLock({ $0.first }) { throw error }
+  }
+
   /// How long each step of an install took, in nanoseconds.
   public struct InstallTiming: Sendable {
-    /// Creating and filling the inner maps and zeroing the slot's counters.
-    public var fillNanoseconds: UInt64
-    /// Putting the inner maps in the slot (each waits for an RCU grace period).
+    /// Preparing the slot when it was not ready (two RCU grace periods); 0 when it was.
     public var slotNanoseconds: UInt64
+    /// Filling the slot's inner maps.
+    public var fillNanoseconds: UInt64
     /// The flip: one array write, after which every new packet sees the generation.
     public var flipNanoseconds: UInt64
   }
 
-  /// Builds `generation` in a slot the datapath does not read and flips to it.
-  /// A rejected generation (too many entries) changes nothing.
+  /// Builds `generation` in the spare slot and flips to it. A rejected generation (too many
+  /// entries or counters) changes nothing. Call `prepareSpare()` afterwards, off the apply
+  /// path, so the next install does not wait for it.
   @discardableResult
   public func install(
     generation: UInt64, entries: [(key: vigil_policy_key, value: vigil_policy_value)],
@@ -87,42 +183,55 @@ public final class PolicyDatapath: Sendable {
           "generation \(generation) needs \(entries.count) entries and \(counterCount) counters; capacity is \(ruleCapacity) and \(counterCapacity)",
         errno: E2BIG)
     }
+    let slotNanoseconds = try prepareSpare()
+    guard let spare else { preconditionFailure("prepareSpare leaves a spare") }
+    self.spare = nil
     let start = monotonicNanoseconds()
-    let slot = ((try active()?.slot).map { $0 + 1 } ?? 0) % UInt32(VIGIL_POLICY_SLOTS)
-    let rules = try BPFMap<vigil_policy_key, vigil_policy_value>.create(
-      type: .lpmTrie, name: "vigil_pol_r\(slot)", maxEntries: max(ruleCapacity, 1),
-      flags: BPFMapFlags.noPrealloc)
-    try rules.updateBatch(keys: entries.map(\.key), values: entries.map(\.value))
-    let endpoints = try BPFMap<UInt32, vigil_endpoint_policy>.create(
-      type: .array, name: "vigil_pol_e\(slot)", maxEntries: UInt32(VIGIL_POLICY_MAX_ENDPOINTS) * 2)
-    try endpoints.updateBatch(
+    try spare.rules.updateBatch(keys: entries.map(\.key), values: entries.map(\.value))
+    try spare.endpoints.updateBatch(
       keys: endpointPolicies.map(\.index), values: endpointPolicies.map(\.value))
-    let base = slot * counterCapacity
-    try counters.updateBatchPerCPU(
-      keys: (0..<UInt32(counterCount)).map { base + $0 },
-      value: vigil_policy_counter(packets: 0, bytes: 0))
     let filled = monotonicNanoseconds()
-    try rulesOuter.setInner(slot, map: rules.fd)
-    try endpointsOuter.setInner(slot, map: endpoints.fd)
-    let slotted = monotonicNanoseconds()
-    try state.update(0, vigil_policy_state(slot: slot, _pad: 0, generation: generation))
+    try state.update(0, vigil_policy_state(slot: spare.slot, _pad: 0, generation: generation))
     let flipped = monotonicNanoseconds()
     return InstallTiming(
-      fillNanoseconds: filled - start, slotNanoseconds: slotted - filled,
-      flipNanoseconds: flipped - slotted)
+      slotNanoseconds: slotNanoseconds, fillNanoseconds: filled - start,
+      flipNanoseconds: flipped - filled)
   }
 
   /// Packet and byte counts of the active generation's first `count` counters, summed over CPUs.
   public func counterValues(count: Int) throws(BPFError) -> [vigil_policy_counter] {
     guard let active = try active() else { return [] }
     var result: [vigil_policy_counter] = []
-    for counter in 0..<UInt32(count) {
+    for counter in 0..<UInt32(min(count, Int(counterCapacity))) {
       let perCPU = try counters.perCPUValues(active.slot * counterCapacity + counter)
       result.append(
         vigil_policy_counter(
           packets: perCPU.reduce(0) { $0 + $1.packets }, bytes: perCPU.reduce(0) { $0 + $1.bytes }))
     }
     return result
+  }
+
+  /// Kernel memory of the shared maps and the active generation's inner maps, in bytes, as
+  /// the kernel reports it (fdinfo `memlock`).
+  public func kernelMemoryBytes() throws(BPFError) -> UInt64 {
+    var total =
+      state.kernelMemoryBytes + rulesOuter.kernelMemoryBytes + endpointsOuter.kernelMemoryBytes
+      + interfaces.kernelMemoryBytes + cgroups.kernelMemoryBytes + counters.kernelMemoryBytes
+      + (try BPFMapInfo.kernelMemoryBytes(of: object.mapFD("vigil_pol_ct")))
+    if let active = try active() {
+      if let id = try rulesOuter.lookup(active.slot) {
+        total += try BPFMap<vigil_policy_key, vigil_policy_value>(id: id).kernelMemoryBytes
+      }
+      if let id = try endpointsOuter.lookup(active.slot) {
+        total += try BPFMap<UInt32, vigil_endpoint_policy>(id: id).kernelMemoryBytes
+      }
+    }
+    return total
+  }
+
+  /// Removes every pin: enforcement stops once this process's descriptors close.
+  public func unpin() {
+    if let pinDirectory { BPFPin.removeTree(pinDirectory) }
   }
 }
 

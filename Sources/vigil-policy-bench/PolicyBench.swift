@@ -19,7 +19,7 @@ struct PolicyBench {
       let capacity = PolicyCapacity(
         maxEntries: 2 * size + 64, maxCounters: 65_536, maxEndpoints: 16)
       let datapath = try PolicyDatapath(
-        ruleCapacity: UInt32(2 * size + 64), counterCapacity: UInt32(size + 16))
+        pinDirectory: nil, ruleCapacity: UInt32(2 * size + 64), counterCapacity: UInt32(size + 16))
       try datapath.registerInterface(
         netnsCookie: NetworkNamespace.currentCookie(), ifindex: 1, endpoint: 0)
       var compile: [Double] = []

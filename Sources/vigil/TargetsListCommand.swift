@@ -30,11 +30,7 @@ struct TargetsListCommand: ParsableCommand {
           target.addedAt,
         ]
       }
-    let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-    for row in rows {
-      let cells = zip(row, widths).map { cell, width in cell.padding(toLength: width) }
-      print(cells.joined(separator: "  ").trimmingTrailingSpaces)
-    }
+    printTable(rows)
   }
 
   /// Up to five pids, then how many more.

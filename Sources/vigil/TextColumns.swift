@@ -12,3 +12,12 @@ extension String {
     return text
   }
 }
+
+/// Prints `rows` (the first is the header) as left-aligned columns two spaces apart.
+func printTable(_ rows: [[String]]) {
+  let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+  for row in rows {
+    let cells = zip(row, widths).map { cell, width in cell.padding(toLength: width) }
+    print(cells.joined(separator: "  ").trimmingTrailingSpaces)
+  }
+}

@@ -5,7 +5,9 @@ import ArgumentParser
 struct Vigil: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "vigil",
-    abstract: "Inspect and steer vigild, the blocking-time node agent.",
-    subcommands: [StatusCommand.self, TargetsCommand.self, EventsCommand.self]
+    abstract: "Inspect and steer vigild: blocking events, targets and network policy.",
+    subcommands: [
+      StatusCommand.self, TargetsCommand.self, EventsCommand.self, PolicyCommand.self,
+    ]
   )
 }

@@ -26,6 +26,10 @@ struct Vigild: AsyncParsableCommand {
   @Option(name: .long, help: "bpffs directory for pins (overrides bpf.pinPath).")
   var pinPath: String?
 
+  @Option(
+    name: .long, help: "Directory of stored network policies (overrides policy.stateDirectory).")
+  var policyState: String?
+
   @Option(name: .long, help: "Report off-CPU episodes at least this long, e.g. 10ms.")
   var offcpuThreshold: String?
 
@@ -144,6 +148,6 @@ struct Vigild: AsyncParsableCommand {
       socketPath: socket, pinPath: pinPath,
       offcpuThreshold: try duration(offcpuThreshold, "offcpu-threshold"),
       futexThreshold: try duration(futexThreshold, "futex-threshold"), extraTargets: targets,
-      events: sink)
+      events: sink, policyStateDirectory: policyState)
   }
 }

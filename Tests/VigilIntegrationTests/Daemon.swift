@@ -3,8 +3,9 @@ import ControlHTTP
 import Foundation
 import XCTest
 
-/// A `vigild` child process with its own socket and pin directory, for one test.
-final class Daemon {
+/// A `vigild` child process with its own socket and pin directory, for one test. Unchecked
+/// Sendable: tests call it from one thread, except `request`, which touches no mutable state.
+final class Daemon: @unchecked Sendable {
   let socket: String
   let pinRoot: String
   let directory: URL
@@ -20,7 +21,11 @@ final class Daemon {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     socket = directory.appendingPathComponent("vigil.sock").path
     self.pinRoot = pinRoot ?? TestEnvironment.makePinRoot()
-    var all = ["--socket", socket, "--pin-path", self.pinRoot] + arguments
+    var all =
+      [
+        "--socket", socket, "--pin-path", self.pinRoot, "--policy-state",
+        directory.appendingPathComponent("policy").path,
+      ] + arguments
     if let config {
       let path = directory.appendingPathComponent("vigild.yaml")
       try config.write(to: path, atomically: true, encoding: .utf8)
@@ -65,6 +70,17 @@ final class Daemon {
     let (status, bytes) = try client.request(
       method: method, path: path, body: body.map { Array($0.utf8) })
     return (status, String(decoding: bytes, as: UTF8.self))
+  }
+
+  /// An API call whose JSON answer (2xx) is decoded as `T`.
+  func call<T: Decodable>(_ method: String, _ path: String, body: String? = nil, as type: T.Type)
+    throws -> T
+  {
+    let (status, text) = try request(method, path, body: body)
+    guard (200..<300).contains(status) else {
+      throw DaemonFailure("\(method) \(path) answered \(status): \(text)")
+    }
+    return try WireJSON.decode(type, from: Array(text.utf8))
   }
 
   func status() throws -> StatusResponse {

@@ -41,7 +41,7 @@ final class PolicyClassifierTests: XCTestCase {
   }
 
   private func makeDatapath() throws -> PolicyDatapath {
-    let datapath = try PolicyDatapath(ruleCapacity: 1024, counterCapacity: 256)
+    let datapath = try PolicyDatapath(pinDirectory: nil, ruleCapacity: 1024, counterCapacity: 256)
     // BPF_PROG_TEST_RUN runs tc programs on this namespace's loopback (ifindex 1).
     try datapath.registerInterface(
       netnsCookie: NetworkNamespace.currentCookie(), ifindex: 1, endpoint: 0)
@@ -159,7 +159,7 @@ final class PolicyClassifierTests: XCTestCase {
 
   func testTooLargeAGenerationIsRefusedWhole() throws {
     let compiled = try compile(Self.policy)
-    let datapath = try PolicyDatapath(ruleCapacity: 2, counterCapacity: 256)
+    let datapath = try PolicyDatapath(pinDirectory: nil, ruleCapacity: 2, counterCapacity: 256)
     XCTAssertThrowsError(try install(compiled, generation: 1, on: datapath)) { error in
       XCTAssertTrue("\(error)".contains("capacity is 2"), "\(error)")
     }

@@ -252,18 +252,18 @@ private func compileError(
     ]
     #expect(
       compileError(two, capacity: PolicyCapacity(maxEntries: 1, maxCounters: 10, maxEndpoints: 2))
-        == "policy needs 2 rule entries; capacity is 1 (bpf.policyCapacity)")
+        == "policy needs 2 rule entries; capacity is 1 (policy.capacity)")
     #expect(
       compileError(two, capacity: PolicyCapacity(maxEntries: 10, maxCounters: 2, maxEndpoints: 2))
-        == "policy needs 3 counters; capacity is 2 (bpf.policyCapacity)")
+        == "policy needs 3 counters; capacity is 2 (policy.capacity)")
     #expect(
       compileError(two, capacity: PolicyCapacity(maxEntries: 10, maxCounters: 10, maxEndpoints: 1))
-        == "policy needs 2 endpoints; capacity is 1 (bpf.policyCapacity)")
+        == "policy needs 2 endpoints; capacity is 1 (policy.capacity)")
     #expect(
       compileError(
         two, ids: [eth0: 0, web: 2],
         capacity: PolicyCapacity(maxEntries: 10, maxCounters: 10, maxEndpoints: 2))
-        == "policy \"b\": spec.endpoint: eth1@web has id 2, beyond the capacity of 2 endpoints (bpf.policyCapacity)"
+        == "policy \"b\": spec.endpoint: eth1@web has id 2, beyond the capacity of 2 endpoints (policy.capacity)"
     )
     #expect(
       compileError(two, ids: [eth0: 0])

@@ -34,4 +34,21 @@ struct pt_regs {
 
 struct linux_binprm;
 
+/* The network namespace of a packet's device (tc programs). */
+struct net {
+	__u64 net_cookie;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
+struct net_device {
+	possible_net_t nd_net;
+} __attribute__((preserve_access_index));
+
+struct sk_buff {
+	struct net_device *dev;
+} __attribute__((preserve_access_index));
+
 #endif /* VIGIL_CORE_H */

@@ -1,0 +1,56 @@
+/// Network policy: where applied policies are kept and how large a generation may be.
+public struct PolicySettings: Sendable, Equatable, Codable {
+  /// Directory where every applied generation is stored, so a reboot restores the last one.
+  public var stateDirectory: String
+  /// LPM trie entries per generation (address blocks per endpoint direction).
+  public var maxEntries: Int
+  /// Rule and default-verdict counters per generation, at most 65536.
+  public var maxCounters: Int
+  /// Endpoints (interfaces and cgroups) policies may select.
+  public var maxEndpoints: Int
+
+  /// The largest `maxCounters`: a counter index is 16 bits in the datapath.
+  public static let counterLimit = 65_536
+  /// The largest `maxEndpoints` (`VIGIL_POLICY_MAX_ENDPOINTS`).
+  public static let endpointLimit = 1024
+
+  /// Creates policy settings; the defaults are those of a file that leaves `policy` out.
+  public init(
+    stateDirectory: String = "/var/lib/vigil/policy", maxEntries: Int = 262_144,
+    maxCounters: Int = 65_536, maxEndpoints: Int = 1024
+  ) {
+    self.stateDirectory = stateDirectory
+    self.maxEntries = maxEntries
+    self.maxCounters = maxCounters
+    self.maxEndpoints = maxEndpoints
+  }
+
+  init(_ node: ConfigNode) throws(ConfigError) {
+    self.init()
+    let fields = try node.mapping(keys: ["stateDirectory", "capacity"])
+    if let directory = fields["stateDirectory"] { stateDirectory = try directory.string() }
+    if let capacity = fields["capacity"] {
+      let limits = try capacity.mapping(keys: ["entries", "counters", "endpoints"])
+      if let value = limits["entries"] { maxEntries = try value.integer() }
+      if let value = limits["counters"] { maxCounters = try value.integer() }
+      if let value = limits["endpoints"] { maxEndpoints = try value.integer() }
+    }
+  }
+
+  func validate(source: String) throws(ConfigError) {
+    guard stateDirectory.hasPrefix("/") else {
+      throw ConfigError(
+        source: source, field: "policy.stateDirectory", value: stateDirectory,
+        reason: "must be an absolute path")
+    }
+    let limits = [
+      ("entries", maxEntries, 1 << 24), ("counters", maxCounters, Self.counterLimit),
+      ("endpoints", maxEndpoints, Self.endpointLimit),
+    ]
+    for (field, value, limit) in limits where value < 1 || value > limit {
+      throw ConfigError(
+        source: source, field: "policy.capacity.\(field)", value: "\(value)",
+        reason: "must be from 1 to \(limit)")
+    }
+  }
+}
