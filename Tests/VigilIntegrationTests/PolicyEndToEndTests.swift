@@ -2,6 +2,7 @@ import BPFCore
 import CVigilABI
 import ControlAPI
 import Foundation
+import PolicyDatapath
 import XCTest
 
 /// vigild in the host namespace enforcing policy on an interface inside a test namespace, with
@@ -312,4 +313,132 @@ private final class LockedResults: @unchecked Sendable {
   private var values: [String: Int] = [:]
   func set(_ key: String, _ value: Int) { lock.withLock { values[key] = value } }
   func get(_ key: String) -> Int? { lock.withLock { values[key] } }
+}
+
+/// Cgroup endpoints (cgroup_skb) and interfaces that disappear, on the real datapath.
+final class PolicyAttachmentTests: XCTestCase {
+  override func setUpWithError() throws { try TestEnvironment.requireBPF() }
+
+  /// A process in a cgroup endpoint reaches an allowed loopback port and not another one.
+  func testCgroupEndpointEnforcesEgress() throws {
+    let cgroup = "/sys/fs/cgroup/unified/vigil-test-\(UUID().uuidString.prefix(8))"
+    guard mkdir(cgroup, 0o755) == 0 else {
+      throw DaemonFailure("mkdir \(cgroup): \(String(cString: strerror(errno)))")
+    }
+    defer { rmdir(cgroup) }
+    let listeners = try [0, 1].map { _ in try LoopbackListener() }
+    defer { listeners.forEach { $0.close() } }
+    let (allowed, denied) = (listeners[0].port, listeners[1].port)
+
+    let daemon = try Daemon(config: "targets: []\n")
+    defer { daemon.cleanUp() }
+    try daemon.waitUntilReady()
+    let yaml = """
+      apiVersion: vigil/v1
+      kind: NetworkPolicy
+      metadata: {name: batch}
+      spec:
+        endpoint: {cgroup: \(cgroup)}
+        policyTypes: [Egress]
+        egress:
+          - to: [{ipBlock: {cidr: 127.0.0.1/32}}]
+            ports: [{protocol: TCP, port: \(allowed)}]
+      """
+    let body = String(
+      decoding: try WireJSON.encode(
+        PolicyRequest(sources: [PolicySource(source: "batch.yaml", yaml: yaml)])), as: UTF8.self)
+    let applied = try daemon.call("POST", APIPath.policy, body: body, as: PolicyApplyResponse.self)
+    XCTAssertEqual(applied.generation, 1)
+
+    /// Connects from a shell moved into the cgroup; true when the connection opened.
+    func connectFromCgroup(_ port: UInt16) throws -> Bool {
+      let (status, _) = try runCommand(
+        "/usr/bin/bash",
+        ["-c", "echo $$ > \(cgroup)/cgroup.procs && exec 3<>/dev/tcp/127.0.0.1/\(port)"],
+        timeout: 3)
+      return status == 0
+    }
+    XCTAssertTrue(try connectFromCgroup(allowed), "allowed port from the cgroup")
+    XCTAssertFalse(try connectFromCgroup(denied), "denied port from the cgroup")
+    XCTAssertTrue(try TestTrafficLoopback.connect(denied), "outside the cgroup nothing changes")
+
+    let stats = try daemon.call("GET", APIPath.policyStats, as: PolicyStatsResponse.self)
+    XCTAssertGreaterThan(
+      try XCTUnwrap(stats.counters.first { $0.kind == "default" && $0.direction == "egress" })
+        .packets, 0)
+  }
+
+  /// An interface deleted under an attached link leaves a dead link that is detached.
+  func testDeadInterfaceLinksAreRemoved() throws {
+    let pins = TestEnvironment.makePinRoot()
+    defer { BPFPin.removeTree(pins) }
+    let network = try TestNetwork()
+    defer { network.delete() }
+    let datapath = try PolicyDatapath(
+      pinDirectory: "\(pins)/policy", ruleCapacity: 16, counterCapacity: 16)
+    let attachment = try datapath.attach(
+      .interface(name: network.serverInterface, netns: "/var/run/netns/\(network.server)"), id: 3)
+    XCTAssertFalse(attachment.adopted)
+    XCTAssertEqual(
+      try datapath.attach(
+        .interface(name: network.serverInterface, netns: "/var/run/netns/\(network.server)"),
+        id: 3
+      ).adopted, true, "a second attach adopts the pinned links")
+    XCTAssertEqual(try datapath.removeDeadLinks(), [])
+    network.delete()
+    let deadline = Date().addingTimeInterval(5)
+    var removed: [EndpointBinding] = []
+    while removed.isEmpty && Date() < deadline {
+      removed = try datapath.removeDeadLinks()
+      if removed.isEmpty { usleep(100_000) }
+    }
+    XCTAssertEqual(removed, [attachment.binding])
+    XCTAssertEqual(try datapath.attachedBindings(), [])
+  }
+}
+
+/// A TCP listener on 127.0.0.1 that accepts in the background.
+final class LoopbackListener: @unchecked Sendable {
+  let fd: Int32
+  let port: UInt16
+
+  init() throws {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    self.fd = fd
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+      }
+    }
+    guard bound, listen(fd, 16) == 0 else {
+      throw DaemonFailure("loopback listener: \(String(cString: strerror(errno)))")
+    }
+    port = UInt16(bigEndian: address.sin_port)
+    let listener = fd
+    Thread.detachNewThread {
+      while true {
+        let connection = accept(listener, nil, nil)
+        if connection < 0 { return }
+        Glibc.close(connection)
+      }
+    }
+  }
+
+  func close() {
+    shutdown(fd, Int32(SHUT_RDWR))
+    Glibc.close(fd)
+  }
+}
+
+enum TestTrafficLoopback {
+  /// True when a TCP connection to 127.0.0.1:`port` opens from this process.
+  static func connect(_ port: UInt16) throws -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    return NetnsSocket.withAddress("127.0.0.1", port) { Glibc.connect(fd, $0, $1) } == 0
+  }
 }
