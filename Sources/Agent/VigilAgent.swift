@@ -69,6 +69,7 @@ public final class VigilAgent: Service, Sendable {
     policy = try PolicyService(
       pinDirectory: "\(configuration.bpf.pinPath)/policy-v\(VIGIL_ABI_VERSION)",
       settings: configuration.policy, logger: logger)
+    Self.removeOlderABIPins(under: configuration.bpf.pinPath, logger: logger)
 
     registry = TargetRegistry(
       kernel: ProbeTargetSet(probes: probes, settings: settings), logger: logger)
@@ -98,7 +99,9 @@ public final class VigilAgent: Service, Sendable {
     server = HTTPServer(
       .unix(
         path: configuration.socket.path, mode: mode_t(configuration.socket.mode),
-        groupName: configuration.socket.group)
+        groupName: configuration.socket.group),
+      // Policy requests carry whole policy sets (files of up to 4 MiB each).
+      maxBodyBytes: 16 << 20
     ) { request in routesBox.routes!.handle(request) }
     metricsServer = try configuration.metrics.listen.map { listen in
       HTTPServer(try ListenAddress(hostPort: listen)) { request in
@@ -122,6 +125,19 @@ public final class VigilAgent: Service, Sendable {
       logger.info("serving metrics", metadata: ["metrics.listen": "\(metricsServer.address)"])
     }
     logger.info("vigild ready", metadata: ["socket": "\(configuration.socket.path)"])
+  }
+
+  /// Removes what an older vigild (another ABI version) pinned, once this one has attached its
+  /// own programs: its links would otherwise keep running beside the new ones.
+  static func removeOlderABIPins(under pinPath: String, logger: Logger) {
+    for version in 1..<VIGIL_ABI_VERSION {
+      for name in ["blocking-v\(version)", "policy-v\(version)"]
+      where BPFPin.exists("\(pinPath)/\(name)") {
+        BPFPin.removeTree("\(pinPath)/\(name)")
+        logger.notice(
+          "removed pins of an older vigild", metadata: ["bpf.pin": "\(pinPath)/\(name)"])
+      }
+    }
   }
 
   /// Serves until graceful shutdown (SIGTERM/SIGINT), rescanning targets meanwhile.

@@ -65,11 +65,11 @@ extension AgentConfiguration {
     policy:
       # Where applied network policies are stored; the last one is restored at boot.
       stateDirectory: /var/lib/vigil/policy
-      # Per generation: LPM entries, rule and default counters (at most 65536), endpoints
-      # (at most 1024). A policy that does not fit is refused whole.
+      # Per generation: LPM entries, rule and default counters (48 bytes of kernel memory
+      # each per CPU), endpoints (at most 1024). A policy that does not fit is refused whole.
       capacity:
         entries: 262144
-        counters: 65536
+        counters: 16384
         endpoints: 1024
     """
 }

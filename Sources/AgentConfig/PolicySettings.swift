@@ -4,20 +4,21 @@ public struct PolicySettings: Sendable, Equatable, Codable {
   public var stateDirectory: String
   /// LPM trie entries per generation (address blocks per endpoint direction).
   public var maxEntries: Int
-  /// Rule and default-verdict counters per generation, at most 65536.
+  /// Rule and default-verdict counters per generation, at most 4194304. Each costs 48 bytes of
+  /// kernel memory per CPU (three slots of per-CPU packet and byte counts).
   public var maxCounters: Int
   /// Endpoints (interfaces and cgroups) policies may select.
   public var maxEndpoints: Int
 
-  /// The largest `maxCounters`: a counter index is 16 bits in the datapath.
-  public static let counterLimit = 65_536
+  /// The largest `maxCounters`: a counter index is 22 bits in the datapath.
+  public static let counterLimit = 1 << 22
   /// The largest `maxEndpoints` (`VIGIL_POLICY_MAX_ENDPOINTS`).
   public static let endpointLimit = 1024
 
   /// Creates policy settings; the defaults are those of a file that leaves `policy` out.
   public init(
     stateDirectory: String = "/var/lib/vigil/policy", maxEntries: Int = 262_144,
-    maxCounters: Int = 65_536, maxEndpoints: Int = 1024
+    maxCounters: Int = 16_384, maxEndpoints: Int = 1024
   ) {
     self.stateDirectory = stateDirectory
     self.maxEntries = maxEntries

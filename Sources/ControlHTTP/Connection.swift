@@ -11,6 +11,8 @@ struct Connection {
   /// kernel (`SO_PEERCRED`).
   let knownPeer: PeerCredentials?
   let handler: @Sendable (HTTPRequest) -> HTTPResponse
+  /// Larger request bodies are refused with 413.
+  let maxBodyBytes: Int
 
   /// Reads one request, answers it and returns; errors on a vanished client are dropped.
   func serve() {
@@ -19,7 +21,7 @@ struct Connection {
     var reader = ByteReader(socket: fd)
     do {
       guard let head = try RequestParser.readHead(from: &reader) else { return }
-      let length = try RequestParser.bodyLength(of: head)
+      let length = try RequestParser.bodyLength(of: head, maxBodyBytes: maxBodyBytes)
       if length > 0, head.headers["expect"]?.lowercased() == "100-continue" {
         try UnixSocket.send(fd, ResponseHead.bytes(status: 100, headers: []))
       }

@@ -7,6 +7,7 @@ public final class HTTPServer: Sendable {
   /// Where the server listens.
   public let address: ListenAddress
   private let handler: @Sendable (HTTPRequest) -> HTTPResponse
+  private let maxBodyBytes: Int
   private let state = Mutex(State.idle)
   private let connections = ConnectionRegistry()
 
@@ -18,11 +19,13 @@ public final class HTTPServer: Sendable {
   }
 
   /// A server that will listen on `address` and answer each request with `handler` (called on
-  /// connection threads).
+  /// connection threads), refusing request bodies over `maxBodyBytes` with 413.
   public init(
-    _ address: ListenAddress, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse
+    _ address: ListenAddress, maxBodyBytes: Int = 1 << 20,
+    handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse
   ) {
     self.address = address
+    self.maxBodyBytes = maxBodyBytes
     self.handler = handler
   }
 
@@ -57,9 +60,10 @@ public final class HTTPServer: Sendable {
       let peer: PeerCredentials? = if case .tcp = address { .network } else { nil }
       do {
         let thread = try ListeningSocket.step("start a thread for", address.description) {
-          try POSIXThread.start(joinable: true) { [connections, handler] in
+          try POSIXThread.start(joinable: true) { [connections, handler, maxBodyBytes] in
             Self.acceptLoop(
-              listener: socket.fd, peer: peer, connections: connections, handler: handler)
+              listener: socket.fd, peer: peer, connections: connections,
+              maxBodyBytes: maxBodyBytes, handler: handler)
           }
         }
         state = .running(socket, acceptThread: thread)
@@ -89,7 +93,7 @@ public final class HTTPServer: Sendable {
   /// Accepts connections until ``stop()`` shuts the listener down; `peer` is passed to each
   /// ``Connection``.
   private static func acceptLoop(
-    listener: Int32, peer: PeerCredentials?, connections: ConnectionRegistry,
+    listener: Int32, peer: PeerCredentials?, connections: ConnectionRegistry, maxBodyBytes: Int,
     handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse
   ) {
     while true {
@@ -113,7 +117,7 @@ public final class HTTPServer: Sendable {
       }
       do {
         _ = try POSIXThread.start(joinable: false) {
-          Connection(fd: fd, knownPeer: peer, handler: handler).serve()
+          Connection(fd: fd, knownPeer: peer, handler: handler, maxBodyBytes: maxBodyBytes).serve()
           connections.unregister(id)
           close(fd)
         }

@@ -16,7 +16,8 @@ enum RequestParser {
   }
 
   static let maxHeadBytes = 16 * 1024
-  static let maxBodyBytes = 16 * 1024 * 1024
+  /// The default largest request body a server accepts.
+  static let defaultMaxBodyBytes = 1024 * 1024
 
   /// The next request head, or nil if the client closed before sending anything.
   static func readHead(from reader: inout ByteReader) throws -> Head? {
@@ -52,8 +53,8 @@ enum RequestParser {
     return head
   }
 
-  /// The body length the head announces, checked against ``maxBodyBytes``.
-  static func bodyLength(of head: Head) throws -> Int {
+  /// The body length the head announces, checked against `maxBodyBytes`.
+  static func bodyLength(of head: Head, maxBodyBytes: Int = defaultMaxBodyBytes) throws -> Int {
     if head.headers["transfer-encoding"] != nil {
       throw Rejection(status: 501, message: "Transfer-Encoding request bodies are not supported")
     }

@@ -3,7 +3,7 @@ import CVigilABI
 /// One rule of an endpoint direction, as the block walk sees it.
 struct CompiledRule {
   /// The rule's counter index.
-  let counter: UInt16
+  let counter: UInt32
   let deny: Bool
   /// The remote blocks; empty means every address.
   let peers: [IPBlock]
@@ -28,7 +28,7 @@ enum BlockWalk {
   struct Overflow: Error {
     let block: IPPrefix
     let ranges: Int
-    let counters: [UInt16]
+    let counters: [UInt32]
   }
 
   /// A peer starting at its CIDR or stopping at one of its excepts; peer -1 only marks a block.

@@ -32,7 +32,7 @@ public struct CompiledPolicy: Sendable, Equatable {
     guard let policy = endpointPolicies.first(where: { $0.index == index })?.value,
       policy.default_action != VIGIL_ACTION_NONE.rawValue
     else { return .unmanaged }
-    func verdict(_ action: UInt8, _ counter: UInt16) -> Verdict {
+    func verdict(_ action: UInt8, _ counter: UInt32) -> Verdict {
       Verdict(
         action: action == VIGIL_ACTION_DENY.rawValue ? .deny : .allow,
         counter: counters[Int(counter)], audit: policy.audit != 0)

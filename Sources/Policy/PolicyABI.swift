@@ -50,14 +50,23 @@ extension vigil_policy_value {
 }
 
 extension vigil_port_range {
-  /// A range of `action` counted in `counter`; protocol 0 is any.
+  /// A range of `action` counted in `counter` (below `PolicyCompiler.maxCounters`); protocol 0 is
+  /// any.
   init(
-    protocol number: UInt8, action: vigil_policy_action, counter: UInt16, ports: ClosedRange<UInt16>
+    protocol number: UInt8, action: vigil_policy_action, counter: UInt32, ports: ClosedRange<UInt16>
   ) {
     self.init(
-      protocol: number, action: UInt8(action.rawValue), counter: counter, port_lo: ports.lowerBound,
+      protocol: number,
+      action_hi: UInt8(action.rawValue) | UInt8(truncatingIfNeeded: counter >> 16) << 2,
+      counter_lo: UInt16(truncatingIfNeeded: counter), port_lo: ports.lowerBound,
       port_hi: ports.upperBound)
   }
+
+  /// `VIGIL_ACTION_ALLOW` or `VIGIL_ACTION_DENY`.
+  public var action: UInt8 { action_hi & 3 }
+
+  /// The index of the rule's counter.
+  public var counter: UInt32 { UInt32(action_hi >> 2) << 16 | UInt32(counter_lo) }
 
   /// Whether a packet of IP protocol `number` to `port` falls in this range.
   func matches(protocol number: UInt8, port: UInt16) -> Bool {

@@ -2,7 +2,7 @@
 public struct PolicyCapacity: Sendable, Equatable {
   /// LPM trie entries (address blocks per endpoint direction).
   public var maxEntries: Int
-  /// Rule and default counters; at most 65536, as a counter index is 16 bits.
+  /// Rule and default counters; at most `PolicyCompiler.maxCounters`.
   public var maxCounters: Int
   /// Endpoints; ids are below this.
   public var maxEndpoints: Int

@@ -2,6 +2,9 @@ import CVigilABI
 
 /// Compiles policy documents into the datapath's maps.
 public enum PolicyCompiler {
+  /// The most counters a generation can have: counter indexes are 22 bits in the datapath.
+  public static let maxCounters = 1 << Int(VIGIL_POLICY_COUNTER_BITS)
+
   /// Compiles `documents` for the endpoints numbered by `endpointIDs` (each below
   /// `capacity.maxEndpoints`), refusing what does not fit `capacity`.
   public static func compile(
@@ -17,7 +20,8 @@ public enum PolicyCompiler {
         $0 + document.rules($1.direction, deny: $1.deny).count
       }
     }
-    try check(ruleCount + directions.count, "counters", limit: min(capacity.maxCounters, 1 << 16))
+    try check(
+      ruleCount + directions.count, "counters", limit: min(capacity.maxCounters, maxCounters))
 
     var counters: [CounterInfo] = []
     let rules = compileRules(documents, ids: ids, counters: &counters)
@@ -29,7 +33,7 @@ public enum PolicyCompiler {
       policy.default_action = UInt8(
         (direction.defaultDeny ? VIGIL_ACTION_DENY : VIGIL_ACTION_ALLOW).rawValue)
       policy.audit = direction.audit ? 1 : 0
-      policy.default_counter = UInt16(counters.count)
+      policy.default_counter = UInt32(counters.count)
       counters.append(.fallback(direction.endpoint, direction.direction))
       compiled.endpointPolicies.append((direction.index, policy))
       try appendEntries(
@@ -48,7 +52,7 @@ public enum PolicyCompiler {
     for document in documents {
       for (direction, deny) in PolicyDocument.ruleLists {
         for (index, rule) in document.rules(direction, deny: deny).enumerated() {
-          let compiled = CompiledRule(rule, deny: deny, counter: UInt16(counters.count))
+          let compiled = CompiledRule(rule, deny: deny, counter: UInt32(counters.count))
           counters.append(.rule(document, direction, deny: deny, index: index))
           rules[ids[document.endpoint]! << 1 | direction.abiValue, default: []].append(compiled)
         }
@@ -84,7 +88,7 @@ public enum PolicyCompiler {
 
 extension CompiledRule {
   /// `rule`'s ranges: one per port entry, or one for every protocol and port.
-  init(_ rule: PolicyRule, deny: Bool, counter: UInt16) {
+  init(_ rule: PolicyRule, deny: Bool, counter: UInt32) {
     let action = deny ? VIGIL_ACTION_DENY : VIGIL_ACTION_ALLOW
     let ranges =
       rule.ports.isEmpty

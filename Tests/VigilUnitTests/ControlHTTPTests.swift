@@ -81,7 +81,7 @@ import Testing
   }
 
   @Test(arguments: [
-    ("5", 5), ("0", 0), ("16777216", 16_777_216), ("16777217", 413), ("99999999999999999999", 413),
+    ("5", 5), ("0", 0), ("1048576", 1_048_576), ("1048577", 413), ("99999999999999999999", 413),
     ("-1", 400),
     ("1e3", 400), ("", 400),
   ])
@@ -161,7 +161,7 @@ import Testing
   @Test func oversizeBodyIs413() throws {
     try withServer { _, client in
       let answer = try client.request(
-        method: "POST", path: "/echo", body: [UInt8](repeating: 65, count: 17 * 1024 * 1024))
+        method: "POST", path: "/echo", body: [UInt8](repeating: 65, count: 2 * 1024 * 1024))
       #expect(answer.status == 413)
       #expect(
         try WireJSON.decode(ErrorResponse.self, from: answer.body).error.contains("larger than"))
@@ -513,6 +513,13 @@ let hasIPv6Loopback =
   .contains("00000000000000000000000000000001") ?? false
 
 /// Entries in /proc/self/fd (less the one used to list it).
+/// Open sockets of this process: what the servers under test open. (Other suites run in
+/// parallel and hold pipes and files, e.g. while building Go fixtures; the serialized socket
+/// suite is the only one that opens sockets.)
 func openDescriptorCount() -> Int {
-  ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
+  let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+  return names.filter {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)"))?
+      .hasPrefix("socket:") ?? false
+  }.count
 }

@@ -16,7 +16,7 @@ private func table(_ compiled: CompiledPolicy) -> [String] {
   compiled.entries.map { entry in
     let index = entry.key.endpointIndex
     let ranges = entry.value.portRanges.map { range in
-      let action = range.action == VIGIL_ACTION_DENY.rawValue ? "deny" : "allow"
+      let action = range.action == UInt8(VIGIL_ACTION_DENY.rawValue) ? "deny" : "allow"
       return "\(action) \(range.protocol) \(range.port_lo)-\(range.port_hi) #\(range.counter)"
     }
     let direction = index & 1 == 0 ? "in" : "out"

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 1
+#define VIGIL_ABI_VERSION 2
 
 #define VIGIL_COMM_LEN 16
 #define VIGIL_MAX_STACK_DEPTH 32
@@ -112,6 +112,7 @@ enum vigil_counter {
 #define VIGIL_POLICY_MAX_RANGES 16 /* port ranges per address block and endpoint direction */
 #define VIGIL_POLICY_SLOTS 3       /* live, previous (being released), spare */
 #define VIGIL_POLICY_MAX_ENDPOINTS 1024
+#define VIGIL_POLICY_COUNTER_BITS 22 /* counter indexes per generation: up to 4,194,304 */
 
 enum vigil_direction {
 	VIGIL_DIR_INGRESS = 0, /* arriving at the workload */
@@ -133,12 +134,14 @@ struct vigil_policy_key {
 	__u8 addr[16];
 };
 
-/* One allowed or denied protocol and port interval. */
+/* One allowed or denied protocol and port interval, in 8 bytes (the LPM value
+ * holds 16 of them, so its size drives kernel memory). The rule's counter index
+ * is 22 bits: the low 16 in counter_lo, the high 6 above the action. */
 struct vigil_port_range {
-	__u8 protocol;  /* IPPROTO_*; 0 = any protocol */
-	__u8 action;    /* VIGIL_ACTION_ALLOW or VIGIL_ACTION_DENY */
-	__u16 counter;  /* index of the rule's counter in the generation */
-	__u16 port_lo;  /* destination port interval, host order; 0..65535 = any */
+	__u8 protocol;    /* IPPROTO_*; 0 = any protocol */
+	__u8 action_hi;   /* bits 0-1: VIGIL_ACTION_ALLOW or _DENY; bits 2-7: counter bits 16-21 */
+	__u16 counter_lo; /* counter bits 0-15 */
+	__u16 port_lo;    /* destination port interval, host order; 0..65535 = any */
 	__u16 port_hi;
 };
 
@@ -156,8 +159,8 @@ struct vigil_policy_value {
 struct vigil_endpoint_policy {
 	__u8 default_action; /* VIGIL_ACTION_ALLOW, VIGIL_ACTION_DENY, or NONE (unmanaged) */
 	__u8 audit;          /* 1: evaluate and count, never drop */
-	__u16 default_counter;
-	__u32 _pad;
+	__u16 _pad;
+	__u32 default_counter;
 };
 
 /* Interface endpoints: which endpoint an interface of a network namespace is. */

@@ -174,13 +174,14 @@ static __always_inline void vigil_evaluate(void *rules, const struct vigil_endpo
 				continue;
 			if (dport < range->port_lo || dport > range->port_hi)
 				continue;
-			if (range->action == VIGIL_ACTION_DENY) {
+			__u32 counter = (__u32)(range->action_hi >> 2) << 16 | range->counter_lo;
+			if ((range->action_hi & 3) == VIGIL_ACTION_DENY) {
 				out->action = VIGIL_ACTION_DENY;
-				out->counter = range->counter;
+				out->counter = counter;
 				return;
 			}
 			if (allow_counter == VIGIL_NO_COUNTER)
-				allow_counter = range->counter;
+				allow_counter = counter;
 		}
 		if (allow_counter != VIGIL_NO_COUNTER) {
 			out->action = VIGIL_ACTION_ALLOW;
