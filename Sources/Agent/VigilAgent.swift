@@ -218,6 +218,9 @@ public final class VigilAgent: Service, Sendable {
       Sample(
         "vigil_stack_failures_total", "counter", "Episodes whose user stack could not be read.",
         Double(counters.stackFailures)),
+      Sample(
+        "vigil_policy_generation", "gauge", "Network policy generation in force (0: none).",
+        Double(policy.status().generation ?? 0)),
     ])
   }
 }

@@ -43,6 +43,8 @@ public final class PolicyDatapath: @unchecked Sendable {
   private let counters: BPFMap<UInt32, vigil_policy_counter>
   /// The slot after the live one, once it holds fresh empty inner maps and zeroed counters.
   private var spare: Spare?
+  /// Per slot, how many leading counters may be non-zero (all of them until known).
+  private var dirtyCounters: [UInt32]
 
   private struct Spare {
     var slot: UInt32
@@ -74,6 +76,7 @@ public final class PolicyDatapath: @unchecked Sendable {
     }
     self.counterCapacity = counterCapacity
     self.adopted = adopted
+    dirtyCounters = Array(repeating: counterCapacity, count: Int(VIGIL_POLICY_SLOTS))
     try object.setMaxEntries(map: "vigil_pol_count", counterCapacity * UInt32(VIGIL_POLICY_SLOTS))
     try object.setGlobal(section: ".rodata", name: "vigil_counter_capacity", value: counterCapacity)
     try object.load()
@@ -136,8 +139,9 @@ public final class PolicyDatapath: @unchecked Sendable {
     let endpoints = try BPFMap<UInt32, vigil_endpoint_policy>.create(
       type: .array, name: "vigil_pol_e\(slot)", maxEntries: UInt32(VIGIL_POLICY_MAX_ENDPOINTS) * 2)
     try counters.updateBatchPerCPU(
-      keys: (0..<counterCapacity).map { slot * counterCapacity + $0 },
+      keys: (0..<dirtyCounters[Int(slot)]).map { slot * counterCapacity + $0 },
       value: vigil_policy_counter(packets: 0, bytes: 0))
+    dirtyCounters[Int(slot)] = 0
     try Self.concurrently(
       { () throws(BPFError) in try self.rulesOuter.setInner(slot, map: rules.fd) },
       { () throws(BPFError) in try self.endpointsOuter.setInner(slot, map: endpoints.fd) })
@@ -186,6 +190,7 @@ public final class PolicyDatapath: @unchecked Sendable {
     let slotNanoseconds = try prepareSpare()
     guard let spare else { preconditionFailure("prepareSpare leaves a spare") }
     self.spare = nil
+    dirtyCounters[Int(spare.slot)] = UInt32(counterCount)
     let start = monotonicNanoseconds()
     try spare.rules.updateBatch(keys: entries.map(\.key), values: entries.map(\.value))
     try spare.endpoints.updateBatch(
@@ -211,22 +216,31 @@ public final class PolicyDatapath: @unchecked Sendable {
     return result
   }
 
-  /// Kernel memory of the shared maps and the active generation's inner maps, in bytes, as
-  /// the kernel reports it (fdinfo `memlock`).
-  public func kernelMemoryBytes() throws(BPFError) -> UInt64 {
-    var total =
+  /// Kernel memory in bytes, as the kernel charges it (fdinfo `memlock`).
+  public struct KernelMemory: Sendable {
+    /// The active generation's inner maps (rules trie and endpoint defaults).
+    public var generation: UInt64
+    /// Maps every generation shares: counters of all slots (per CPU), connection tracking,
+    /// endpoint lookups, outer maps and state.
+    public var shared: UInt64
+  }
+
+  /// The kernel memory of the datapath's maps.
+  public func kernelMemory() throws(BPFError) -> KernelMemory {
+    let shared =
       state.kernelMemoryBytes + rulesOuter.kernelMemoryBytes + endpointsOuter.kernelMemoryBytes
       + interfaces.kernelMemoryBytes + cgroups.kernelMemoryBytes + counters.kernelMemoryBytes
-      + (try BPFMapInfo.kernelMemoryBytes(of: object.mapFD("vigil_pol_ct")))
+      + BPFMapInfo.kernelMemoryBytes(of: try object.mapFD("vigil_pol_ct"))
+    var generation: UInt64 = 0
     if let active = try active() {
       if let id = try rulesOuter.lookup(active.slot) {
-        total += try BPFMap<vigil_policy_key, vigil_policy_value>(id: id).kernelMemoryBytes
+        generation += try BPFMap<vigil_policy_key, vigil_policy_value>(id: id).kernelMemoryBytes
       }
       if let id = try endpointsOuter.lookup(active.slot) {
-        total += try BPFMap<UInt32, vigil_endpoint_policy>(id: id).kernelMemoryBytes
+        generation += try BPFMap<UInt32, vigil_endpoint_policy>(id: id).kernelMemoryBytes
       }
     }
-    return total
+    return KernelMemory(generation: generation, shared: shared)
   }
 
   /// Removes every pin: enforcement stops once this process's descriptors close.

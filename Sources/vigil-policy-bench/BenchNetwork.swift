@@ -1,0 +1,150 @@
+import BPFCore
+import Foundation
+
+/// Two network namespaces made for the benchmark, joined by a veth pair with both ends inside
+/// them: client 172.31.250.1 (`vbc0`), server 172.31.250.2 (`vbs0`). Nothing touches the root
+/// namespace; `delete()` removes both.
+final class BenchNetwork: @unchecked Sendable {
+  let client = "vigil-bench-\(getpid())-c"
+  let server = "vigil-bench-\(getpid())-s"
+  let serverInterface = "vbs0"
+  let clientAddress = "172.31.250.1"
+  let serverAddress = "172.31.250.2"
+  var serverNamespacePath: String { "/var/run/netns/\(server)" }
+
+  init() throws {
+    do {
+      try run("/usr/sbin/ip", "netns", "add", client)
+      try run("/usr/sbin/ip", "netns", "add", server)
+      try run(
+        "/usr/sbin/ip", "link", "add", "vbc0", "netns", client, "type", "veth", "peer", "name",
+        serverInterface, "netns", server)
+      for (namespace, device, address) in [
+        (client, "vbc0", clientAddress), (server, serverInterface, serverAddress),
+      ] {
+        try run("/usr/sbin/ip", "-n", namespace, "addr", "add", "\(address)/24", "dev", device)
+        try run("/usr/sbin/ip", "-n", namespace, "link", "set", device, "up")
+        try run("/usr/sbin/ip", "-n", namespace, "link", "set", "lo", "up")
+      }
+    } catch {
+      delete()
+      throw error
+    }
+  }
+
+  func delete() {
+    for namespace in [client, server] { try? run("/usr/sbin/ip", "netns", "del", namespace) }
+  }
+
+  /// Received UDP packets per second from client to server port 9, over `seconds` of one
+  /// sender blasting 64-byte payloads (bounded by time).
+  func udpRate(seconds: Double) throws -> Double {
+    let receiver = try socket(in: server, type: SOCK_DGRAM)
+    let sender = try socket(in: client, type: SOCK_DGRAM)
+    defer {
+      close(receiver)
+      close(sender)
+    }
+    var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+    setsockopt(receiver, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var buffer: Int32 = 8 << 20
+    setsockopt(receiver, SOL_SOCKET, SO_RCVBUF, &buffer, 4)
+    guard withAddress("0.0.0.0", 9, { bind(receiver, $0, $1) }) == 0,
+      withAddress(serverAddress, 9, { connect(sender, $0, $1) }) == 0
+    else { throw BenchError("udp sockets: \(String(cString: strerror(errno)))") }
+
+    let counter = Counter()
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+      var payload = [UInt8](repeating: 0, count: 64)
+      while !counter.stopped {
+        if recv(receiver, &payload, payload.count, 0) > 0 { counter.add() }
+      }
+      done.signal()
+    }
+    // Warm up (neighbour resolution), then count from zero.
+    var payload = [UInt8](repeating: 1, count: 64)
+    for _ in 0..<100 { _ = send(sender, &payload, payload.count, 0) }
+    usleep(100_000)
+    counter.reset()
+    let start = Date()
+    while Date().timeIntervalSince(start) < seconds {
+      for _ in 0..<256 { _ = send(sender, &payload, payload.count, 0) }
+    }
+    let elapsed = Date().timeIntervalSince(start)
+    usleep(50_000)
+    let received = counter.value
+    counter.stop()
+    done.wait()
+    return Double(received) / elapsed
+  }
+
+  private func socket(in namespace: String, type: __socket_type) throws -> Int32 {
+    try NetworkNamespace.run(in: namespace) {
+      let fd = Glibc.socket(AF_INET, Int32(type.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+      guard fd >= 0 else { throw BenchError("socket: \(String(cString: strerror(errno)))") }
+      return fd
+    }
+  }
+
+  private func withAddress<T>(
+    _ address: String, _ port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T
+  ) -> T {
+    var storage = sockaddr_in()
+    storage.sin_family = sa_family_t(AF_INET)
+    storage.sin_port = port.bigEndian
+    inet_pton(AF_INET, address, &storage.sin_addr)
+    return withUnsafePointer(to: &storage) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+  }
+}
+
+/// A packet count shared by the receiver thread and the benchmark.
+private final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  private var isStopped = false
+  func add() { lock.withLock { count += 1 } }
+  func reset() { lock.withLock { count = 0 } }
+  func stop() { lock.withLock { isStopped = true } }
+  var value: Int { lock.withLock { count } }
+  var stopped: Bool { lock.withLock { isStopped } }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// Runs a command to completion; throws with its output when it fails.
+@discardableResult
+func run(_ path: String, _ arguments: String..., input: String? = nil) throws -> String {
+  try run(path, arguments, input: input)
+}
+
+@discardableResult
+func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> String {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: path)
+  process.arguments = arguments
+  let output = Pipe()
+  process.standardOutput = output
+  process.standardError = output
+  let inputPipe = Pipe()
+  if input != nil { process.standardInput = inputPipe }
+  try process.run()
+  if let input {
+    inputPipe.fileHandleForWriting.write(Data(input.utf8))
+    try inputPipe.fileHandleForWriting.close()
+  }
+  let data = output.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  let text = String(decoding: data, as: UTF8.self)
+  guard process.terminationStatus == 0 else {
+    throw BenchError("\(path) \(arguments.joined(separator: " ")) failed: \(text)")
+  }
+  return text
+}
