@@ -5,11 +5,7 @@ import Symbolization
 
 /// Turns decoded episodes into the documented JSON event schema.
 public struct EventFormatter: Sendable {
-  private let encoder: JSONEncoder
-
-  public init() {
-    encoder = WireJSON.makeEncoder()
-  }
+  public init() {}
 
   /// The event for `episode`, with its stack already symbolized into `frames`.
   /// `wallClockOffset` is CLOCK_REALTIME minus CLOCK_MONOTONIC, in nanoseconds.
@@ -42,10 +38,7 @@ public struct EventFormatter: Sendable {
   }
 
   /// One JSON line (without the newline).
-  public func line(_ event: BlockingEventJSON) -> String {
-    guard let data = try? encoder.encode(event) else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
-  }
+  public func line(_ event: BlockingEventJSON) -> String { event.jsonLine }
 
   /// How a frame without a symbol is named in `stack`: `module+0xoffset` or the address.
   static func unnamed(_ frame: Frame) -> String {

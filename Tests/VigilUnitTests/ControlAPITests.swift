@@ -223,3 +223,37 @@ import Testing
     }
   }
 }
+
+@Suite struct EventJSONLineTests {
+  /// Random events: the hand-written line equals Foundation's sorted-keys encoding.
+  @Test func jsonLineMatchesJSONEncoder() throws {
+    var generator = SystemRandomNumberGenerator()
+    let pieces = ["a", "é", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "𝄞", "x y", ""]
+    func text() -> String {
+      (0..<Int.random(in: 0...4, using: &generator)).map { _ in
+        pieces.randomElement(using: &generator)!
+      }.joined()
+    }
+    for _ in 0..<500 {
+      let event = BlockingEventJSON(
+        time: text(), kind: text(), pid: .random(in: .min ... .max, using: &generator),
+        tid: .random(in: -5...5, using: &generator), comm: text(),
+        durationNs: .random(in: 0 ... .max, using: &generator),
+        state: Bool.random(using: &generator) ? text() : nil,
+        waker: Bool.random(using: &generator)
+          ? .init(pid: .random(in: 0...9, using: &generator), tid: 1, comm: text()) : nil,
+        futex: Bool.random(using: &generator)
+          ? .init(uaddr: text(), op: text(), outcome: text()) : nil,
+        stack: (0..<Int.random(in: 0...3, using: &generator)).map { _ in text() },
+        frames: Bool.random(using: &generator)
+          ? (0..<Int.random(in: 0...3, using: &generator)).map { _ in
+            .init(
+              address: text(), function: Bool.random(using: &generator) ? text() : nil,
+              offset: .random(in: 0 ... .max, using: &generator),
+              module: Bool.random(using: &generator) ? text() : nil)
+          } : nil)
+      let expected = String(decoding: try WireJSON.encode(event), as: UTF8.self)
+      #expect(event.jsonLine == expected)
+    }
+  }
+}
