@@ -168,6 +168,8 @@ public final class GoProcessInspector {
     var (dead, dropped) = (0, 0)
     var goids: [UInt64: Int64] = [:]
     var seen = Set<Int64>()
+    goids.reserveCapacity(count)
+    seen.reserveCapacity(count)
     for index in 0..<count {
       guard addresses[index] != 0, records.isReadable(index),
         let g = DecodedG(records, index, offsets: offsets, statuses: statuses)
@@ -215,7 +217,12 @@ public final class GoProcessInspector {
       goroutineAddresses: goids)
   }
 
-  /// Walks the saved stacks of all goroutines together, one batched read per depth.
+  /// Bytes read from the top of each saved stack at once; deeper frames are read one by one.
+  static let stackWindow: UInt64 = 1024
+
+  /// Walks the saved stacks of all goroutines together: first the top `stackWindow` bytes of
+  /// every stack in one batched read, then, for the few stacks whose frames go deeper, one
+  /// batched read per further frame.
   private func walkStacks(_ gs: [DecodedG]) throws(GoProcessError) -> [[StackFrame]] {
     struct Walk {
       var index: Int
@@ -230,22 +237,50 @@ public final class GoProcessInspector {
         walks.append(Walk(index: index, bp: g.bp, hi: g.stackHi))
       }
     }
-    var depth = 1
-    while !walks.isEmpty, depth < limits.maxStackDepth {
+    /// Follows one frame record (saved caller BP, return address); false when the walk ends.
+    func step(_ walk: inout Walk, callerBP: UInt64, ret: UInt64) -> Bool {
+      guard ret != 0 else { return false }
+      pcs[walk.index].append(ret)
+      guard callerBP > walk.bp, callerBP <= walk.hi &- 16, callerBP % 8 == 0,
+        pcs[walk.index].count < limits.maxStackDepth
+      else { return false }
+      walk.bp = callerBP
+      return true
+    }
+    let windows = try memory.read(
+      walks.map {
+        let g = gs[$0.index]
+        return .init(address: g.sp, count: Int(min(g.stackHi - g.sp, Self.stackWindow)))
+      }, what: "goroutine stacks")
+    var deeper: [Walk] = []
+    for (position, start) in walks.enumerated() {
+      var walk = start
+      let base = gs[walk.index].sp
+      while true {
+        let offset = Int(walk.bp - base)
+        guard let callerBP = windows.load(position, offset, as: UInt64.self),
+          let ret = windows.load(position, offset + 8, as: UInt64.self)
+        else {
+          deeper.append(walk)
+          break
+        }
+        guard step(&walk, callerBP: callerBP, ret: ret) else { break }
+      }
+    }
+    walks = deeper
+    while !walks.isEmpty {
       let words = try memory.read(
         walks.map { .init(address: $0.bp, count: 16) }, what: "goroutine stack frame")
       var next: [Walk] = []
-      for (position, walk) in walks.enumerated() {
+      for (position, start) in walks.enumerated() {
+        var walk = start
         guard let callerBP = words.load(position, 0, as: UInt64.self),
-          let ret = words.load(position, 8, as: UInt64.self), ret != 0
+          let ret = words.load(position, 8, as: UInt64.self),
+          step(&walk, callerBP: callerBP, ret: ret)
         else { continue }
-        pcs[walk.index].append(ret)
-        if callerBP > walk.bp, callerBP <= walk.hi &- 16, callerBP % 8 == 0 {
-          next.append(Walk(index: walk.index, bp: callerBP, hi: walk.hi))
-        }
+        next.append(walk)
       }
       walks = next
-      depth += 1
     }
     return pcs.map { stack in
       var frames: [StackFrame] = []

@@ -77,12 +77,10 @@ public struct ProcessMemory: Sendable {
   /// cannot be read is nil in the result rather than an error, so one torn pointer does not
   /// lose a whole snapshot.
   public func read(_ ranges: [Range], what: String) throws(GoProcessError) -> Batch {
-    var total = 0
     for range in ranges {
       guard range.count >= 0, range.count <= Self.maxRange else {
         throw .tooLarge(pid: pid, what: what, count: range.count, limit: Self.maxRange)
       }
-      total += range.count
     }
     // Merge ranges that overlap or are close, in address order.
     let order = ranges.indices.filter { ranges[$0].count > 0 }.sorted {
@@ -103,34 +101,28 @@ public struct ProcessMemory: Sendable {
         spans.append((range.address, end, [index]))
       }
     }
-    var spanRanges = spans.map { Range(address: $0.address, count: Int($0.end - $0.address)) }
-    var (spanBuffer, spanSlots) = try readUnmerged(spanRanges, what: what)
-    // A merged span that failed may hold readable members: read those one by one.
-    var retry: [Int] = []
-    for (index, span) in spans.enumerated() where spanSlots[index] == nil && span.members.count > 1
-    {
-      retry.append(contentsOf: span.members)
-    }
-    var buffer = [UInt8]()
-    buffer.reserveCapacity(total)
+    let spanRanges = spans.map { Range(address: $0.address, count: Int($0.end - $0.address)) }
+    var (buffer, spanSlots) = try readUnmerged(spanRanges, what: what)
+    // Members point into their span's bytes; a merged span that failed may hold readable
+    // members, which are read again one by one.
     var slots = [Swift.Range<Int>?](repeating: nil, count: ranges.count)
+    var retry: [Int] = []
     for (index, span) in spans.enumerated() {
-      guard let slot = spanSlots[index] else { continue }
+      guard let slot = spanSlots[index] else {
+        if span.members.count > 1 { retry.append(contentsOf: span.members) }
+        continue
+      }
       for member in span.members {
         let offset = slot.lowerBound + Int(ranges[member].address - span.address)
-        let start = buffer.count
-        buffer.append(contentsOf: spanBuffer[offset..<offset + ranges[member].count])
-        slots[member] = start..<buffer.count
+        slots[member] = offset..<offset + ranges[member].count
       }
     }
     if !retry.isEmpty {
-      spanRanges = retry.map { ranges[$0] }
-      (spanBuffer, spanSlots) = try readUnmerged(spanRanges, what: what)
+      let (again, againSlots) = try readUnmerged(retry.map { ranges[$0] }, what: what)
+      let base = buffer.count
+      buffer.append(contentsOf: again)
       for (position, member) in retry.enumerated() {
-        guard let slot = spanSlots[position] else { continue }
-        let start = buffer.count
-        buffer.append(contentsOf: spanBuffer[slot])
-        slots[member] = start..<buffer.count
+        slots[member] = againSlots[position].map { base + $0.lowerBound..<base + $0.upperBound }
       }
     }
     for index in ranges.indices where ranges[index].count == 0 { slots[index] = 0..<0 }
@@ -153,7 +145,8 @@ public struct ProcessMemory: Sendable {
       offsets.append(size)
       size += range.count
     }
-    var buffer = [UInt8](repeating: 0, count: size)
+    // Uninitialised: the kernel fills it, and unread ranges are never exposed.
+    var buffer = [UInt8](unsafeUninitializedCapacity: size) { $1 = size }
     var slots = [Swift.Range<Int>?](repeating: nil, count: ranges.count)
     var next = 0
     var failure: GoProcessError?

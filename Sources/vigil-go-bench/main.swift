@@ -75,7 +75,9 @@ func benchmark(target: String, counts: [Int], runs: Int) throws {
       guard Date() < deadline, process.isRunning else { fail("\(target) did not park \(count)") }
       Thread.sleep(forTimeInterval: 0.05)
     }
-    let inspector = try GoProcessInspector(pid: process.processIdentifier)
+    let depth = option("--depth").flatMap(Int.init) ?? 64
+    let inspector = try GoProcessInspector(
+      pid: process.processIdentifier, limits: .init(maxStackDepth: depth))
     var times: [Double] = []
     var seen = 0
     for _ in 0..<runs {
