@@ -48,8 +48,6 @@ public final class GoProcessInspector {
   let allgs: UInt64
   let allglen: UInt64
   let allm: UInt64
-  /// Link address minus the address the binary's pclntab reader gives (non-zero only for PIE).
-  let tableShift: UInt64
   private var frames: [UInt64: StackFrame] = [:]
 
   /// Opens process `pid`. Throws `processExited` if it is gone, `notGo` for a non-Go
@@ -91,12 +89,7 @@ public final class GoProcessInspector {
     } catch {
       throw .procfs(pid: pid, path: "/proc/\(pid)/exe", reason: "\(error)")
     }
-    let layout = try ProcFS.loadBias(pid: pid)
-    loadBias = layout.bias
-    // The pclntab's text start is a relocated word in PIE binaries, which the file holds as 0;
-    // the entry point, which the ELF header holds, shows how far the table's addresses are off.
-    let entry = try? binary.function(named: "_rt0_amd64_linux")?.entry
-    tableShift = entry.map { layout.entry &- $0 } ?? 0
+    loadBias = try ProcFS.loadBias(pid: pid)
     // The executable read must belong to the process identified above.
     try ProcFS.checkAlive(pid: pid, startTime: startTime)
   }
@@ -302,9 +295,8 @@ public final class GoProcessInspector {
     let key = returnAddress ? filePC : filePC | (1 << 63)
     if let cached = frames[key] { return cached }
     var frame = StackFrame(pc: filePC, function: nil)
-    let tablePC = filePC &- tableShift
-    if let function = try? binary.function(containing: tablePC) {
-      let lookup = returnAddress && tablePC > function.entry ? tablePC - 1 : tablePC
+    if let function = try? binary.function(containing: filePC) {
+      let lookup = returnAddress && filePC > function.entry ? filePC - 1 : filePC
       let location = try? binary.sourceLocation(for: lookup)
       frame = StackFrame(
         pc: filePC, function: function.name, file: location?.file, line: location?.line)

@@ -44,8 +44,8 @@ enum ProcFS {
 
   /// How far the executable was moved from its link addresses: 0 for a fixed-address (`ET_EXEC`)
   /// binary; for PIE the start of the executable's lowest mapping in /proc/PID/maps minus its
-  /// first `PT_LOAD` address. Also the ELF entry point (`e_entry`, a link address).
-  static func loadBias(pid: Int32) throws(GoProcessError) -> (bias: UInt64, entry: UInt64) {
+  /// first `PT_LOAD` address.
+  static func loadBias(pid: Int32) throws(GoProcessError) -> UInt64 {
     let exe = "/proc/\(pid)/exe"
     guard let header = readPrefix(exe, count: 64) else { throw .processExited(pid: pid) }
     func word<T: FixedWidthInteger>(_ bytes: [UInt8], _ offset: Int, _: T.Type) -> T {
@@ -57,8 +57,7 @@ enum ProcFS {
       throw .procfs(pid: pid, path: exe, reason: "not a 64-bit ELF file")
     }
     let type = word(header, 16, UInt16.self)
-    let entry = word(header, 24, UInt64.self)
-    guard type == 3 else { return (0, entry) }  // ET_DYN: position-independent
+    guard type == 3 else { return 0 }  // ET_DYN: position-independent
     let (phoff, phentsize, phnum) = (
       word(header, 32, UInt64.self), Int(word(header, 54, UInt16.self)),
       Int(word(header, 56, UInt16.self))
@@ -92,7 +91,7 @@ enum ProcFS {
     guard let lowest else {
       throw .procfs(pid: pid, path: mapsPath, reason: "no mapping of \(target)")
     }
-    return (lowest &- (firstLoad & ~0xfff), entry)
+    return lowest &- (firstLoad & ~0xfff)
   }
 
   private static func readPrefix(_ path: String, count: Int) -> [UInt8]? {

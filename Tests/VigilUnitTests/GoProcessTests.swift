@@ -44,15 +44,24 @@ private func expectedSites(mutexReason: String) -> [String: Site] {
   ]
 }
 
+/// One toolchain's builds of the leak target.
+struct LeakBuilds: Sendable {
+  var normal: String
+  /// `-ldflags=-s -w`: no symbols, no DWARF.
+  var stripped: String
+  /// `-buildmode=pie`: loaded at a random address.
+  var pie: String
+}
+
 /// The leak target's builds, once per toolchain.
 actor GoLeakTargets {
   static let shared = GoLeakTargets()
   static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("Fixtures/goleaks").path
 
-  private var builds: [String: Task<(normal: String, stripped: String), any Error>] = [:]
+  private var builds: [String: Task<LeakBuilds, any Error>] = [:]
 
-  func build(_ toolchain: GoToolchain) async throws -> (normal: String, stripped: String) {
+  func build(_ toolchain: GoToolchain) async throws -> LeakBuilds {
     if let build = builds[toolchain.go] { return try await build.value }
     let build = Task {
       let directory =
@@ -68,7 +77,12 @@ actor GoLeakTargets {
       _ = try await GoFixtures.run(
         toolchain.go, ["build", "-ldflags=-s -w", "-o", "\(directory)/stripped", "."],
         in: "\(directory)/src")
-      return (normal: "\(directory)/normal", stripped: "\(directory)/stripped")
+      _ = try await GoFixtures.run(
+        toolchain.go, ["build", "-buildmode=pie", "-o", "\(directory)/pie", "."],
+        in: "\(directory)/src")
+      return LeakBuilds(
+        normal: "\(directory)/normal", stripped: "\(directory)/stripped",
+        pie: "\(directory)/pie")
     }
     builds[toolchain.go] = build
     return try await build.value
@@ -139,11 +153,13 @@ struct GoProcessTests {
   /// Attaches to targets that have been leaking for 2 s (snapshots see the past), watches
   /// them 1.5 s, and checks every leaking site, its count, and that nothing else is reported.
   @Test(arguments: GoToolchain.all)
-  func reportsEveryLeakingSiteNormalAndStripped(_ toolchain: GoToolchain) async throws {
+  func reportsEveryLeakingSiteNormalStrippedAndPIE(_ toolchain: GoToolchain) async throws {
     let builds = try await GoLeakTargets.shared.build(toolchain)
     var reported: [String: Set<Site>] = [:]
     try await withThrowingTaskGroup(of: (String, Set<Site>).self) { group in
-      for (variant, binary) in [("normal", builds.normal), ("stripped", builds.stripped)] {
+      for (variant, binary) in [
+        ("normal", builds.normal), ("stripped", builds.stripped), ("pie", builds.pie),
+      ] {
         group.addTask {
           let target = try LeakTarget(binary)
           defer { target.stop() }
@@ -188,6 +204,7 @@ struct GoProcessTests {
       for try await (variant, sites) in group { reported[variant] = sites }
     }
     #expect(reported["normal"] == reported["stripped"], "\(toolchain.name): stripped differs")
+    #expect(reported["normal"] == reported["pie"], "\(toolchain.name): PIE differs")
   }
 
   @Test func targetExitingMidSnapshotGivesProcessExited() async throws {

@@ -2,7 +2,7 @@
 // that Vigil's goroutine snapshots and leak detection can be checked against what it says.
 //
 // Each leaking site is a function named after the site (main.leakChanSend, ...) that starts a
-// goroutine every 1/rate seconds which parks forever. Every 20 ms the status file is rewritten
+// goroutine every 1/rate seconds which parks forever. At each leak the status file is rewritten
 // (atomically) with one line per site, "leaked SITE COUNT"; stdout gets the same once a second.
 // Healthy goroutines: an idle worker pool on a job channel, ticker loops, an HTTP server on
 // 127.0.0.1 with a client, and short-lived churn. The program exits after -duration.
@@ -36,10 +36,13 @@ var (
 	counts   = map[string]int{}
 )
 
+// leaked counts one more goroutine leaked at site and rewrites the status file at once, so
+// the file never lags behind the leaks (whatever the scheduler does to other goroutines).
 func leaked(site string) {
 	countsMu.Lock()
+	defer countsMu.Unlock()
 	counts[site]++
-	countsMu.Unlock()
+	writeStatus(reportLocked())
 }
 
 // pause waits between two leaks of one site.
@@ -237,6 +240,10 @@ func httpClient(url string) {
 func report() string {
 	countsMu.Lock()
 	defer countsMu.Unlock()
+	return reportLocked()
+}
+
+func reportLocked() string {
 	var lines []string
 	for site, count := range counts {
 		lines = append(lines, fmt.Sprintf("leaked %s %d\n", site, count))
@@ -302,10 +309,8 @@ func main() {
 	deadline := time.Now().Add(*duration)
 	lastPrint := time.Now()
 	for time.Now().Before(deadline) {
-		text := report()
-		writeStatus(text)
 		if time.Since(lastPrint) >= time.Second {
-			fmt.Print(text)
+			fmt.Print(report())
 			lastPrint = time.Now()
 		}
 		time.Sleep(20 * time.Millisecond)
