@@ -49,6 +49,8 @@ public final class GoProcessInspector {
   let allglen: UInt64
   let allm: UInt64
   private var frames: [UInt64: StackFrame] = [:]
+  /// The stacks of the last snapshot by goid, with the saved context they were walked from.
+  private var stacks: [Int64: (context: DecodedG.SavedContext, frames: [StackFrame])] = [:]
 
   /// Opens process `pid`. Throws `processExited` if it is gone, `notGo` for a non-Go
   /// executable, `binary` when the Go binary lacks what the reader needs.
@@ -152,63 +154,77 @@ public final class GoProcessInspector {
         pid: pid, address: array, count: count * 8, what: "runtime.allgs array", errno: 14)
     }
     let addresses = (0..<count).map { pointers.load(0, $0 * 8, as: UInt64.self) ?? 0 }
-    let gSize = offsets.g.size
-    let records = try memory.read(
-      addresses.map { .init(address: $0, count: $0 == 0 ? 0 : gSize) }, what: "runtime.g")
-
-    var decoded: [DecodedG] = []
-    decoded.reserveCapacity(count)
+    var goroutines: [Goroutine] = []
+    goroutines.reserveCapacity(count)
     var (dead, dropped) = (0, 0)
     var goids: [UInt64: Int64] = [:]
     var seen = Set<Int64>()
     goids.reserveCapacity(count)
     seen.reserveCapacity(count)
-    for index in 0..<count {
-      guard addresses[index] != 0, records.isReadable(index),
-        let g = DecodedG(records, index, offsets: offsets, statuses: statuses)
-      else {
-        dropped += 1
-        continue
+    var nextStacks: [Int64: (context: DecodedG.SavedContext, frames: [StackFrame])] = [:]
+    nextStacks.reserveCapacity(count)
+    // In chunks, so that read buffers stay small enough for the allocator to reuse them.
+    for chunk in stride(from: 0, to: count, by: Self.chunkSize) {
+      let indices = chunk..<min(count, chunk + Self.chunkSize)
+      let records = try memory.read(
+        indices.map {
+          .init(address: addresses[$0], count: addresses[$0] == 0 ? 0 : offsets.g.size)
+        },
+        what: "runtime.g")
+      var decoded: [DecodedG] = []
+      decoded.reserveCapacity(indices.count)
+      for (position, index) in indices.enumerated() {
+        guard addresses[index] != 0, records.isReadable(position),
+          let g = DecodedG(records, position, offsets: offsets, statuses: statuses)
+        else {
+          dropped += 1
+          continue
+        }
+        if g.status == .dead {
+          dead += 1
+          continue
+        }
+        guard g.isConsistent, seen.insert(g.goid).inserted else {
+          dropped += 1
+          continue
+        }
+        goids[addresses[index]] = g.goid
+        decoded.append(g)
       }
-      if g.status == .dead {
-        dead += 1
-        continue
+      let walked = try walkStacks(decoded)
+      for (g, stack) in zip(decoded, walked) where g.hasSavedContext {
+        nextStacks[g.goid] = (g.savedContext, stack)
       }
-      guard g.isConsistent, seen.insert(g.goid).inserted else {
-        dropped += 1
-        continue
+      for (g, stack) in zip(decoded, walked) {
+        let start = resolve(g.startpc, returnAddress: false)
+        // A live goroutine runs a function in the text: anything else is a torn record.
+        guard g.status == .idle || start.function != nil else {
+          dropped += 1
+          continue
+        }
+        let reason =
+          g.status.isParked && Int(g.waitReason) < waitReasons.count
+          ? waitReasons[Int(g.waitReason)] : ""
+        goroutines.append(
+          Goroutine(
+            goid: g.goid, status: g.status, rawStatus: g.rawStatus,
+            waitReason: reason.isEmpty ? nil : reason,
+            creation: resolve(g.gopc, returnAddress: true), start: start,
+            trackingSeq: g.trackingSeq,
+            waitingSinceNanoseconds: g.waitsince > 0 ? UInt64(g.waitsince) : nil,
+            parentGoid: g.parentGoid, stack: stack))
       }
-      goids[addresses[index]] = g.goid
-      decoded.append(g)
     }
-    let stacks = try walkStacks(decoded)
-    var goroutines: [Goroutine] = []
-    goroutines.reserveCapacity(decoded.count)
-    for (g, stack) in zip(decoded, stacks) {
-      let start = resolve(g.startpc, returnAddress: false)
-      // A live goroutine runs a function in the text: anything else is a torn record.
-      guard g.status == .idle || start.function != nil else {
-        dropped += 1
-        continue
-      }
-      let reason =
-        g.status.isParked && Int(g.waitReason) < waitReasons.count
-        ? waitReasons[Int(g.waitReason)] : ""
-      goroutines.append(
-        Goroutine(
-          goid: g.goid, status: g.status, rawStatus: g.rawStatus,
-          waitReason: reason.isEmpty ? nil : reason,
-          creation: resolve(g.gopc, returnAddress: true), start: start,
-          trackingSeq: g.trackingSeq,
-          waitingSinceNanoseconds: g.waitsince > 0 ? UInt64(g.waitsince) : nil,
-          parentGoid: g.parentGoid, stack: stack))
-    }
+    stacks = nextStacks
     return PartialSnapshot(
       value: GoroutineSnapshot(
         pid: pid, taken: taken, goroutines: goroutines, deadCount: dead, droppedCount: dropped,
         truncated: available > UInt64(count)),
       goroutineAddresses: goids)
   }
+
+  /// Goroutines read and decoded together.
+  static let chunkSize = 4096
 
   /// Bytes read from the top of each saved stack at once; deeper frames are read one by one.
   static let stackWindow: UInt64 = 1024
@@ -223,8 +239,14 @@ public final class GoProcessInspector {
       var hi: UInt64
     }
     var pcs = [[UInt64]](repeating: [], count: gs.count)
+    var cached = [[StackFrame]?](repeating: nil, count: gs.count)
     var walks: [Walk] = []
     for (index, g) in gs.enumerated() where g.hasSavedContext {
+      // Not run since the last snapshot (same trackingSeq and saved context): same stack.
+      if let previous = stacks[g.goid], previous.context == g.savedContext {
+        cached[index] = previous.frames
+        continue
+      }
       pcs[index] = [g.pc]
       if g.bp >= max(g.sp, g.stackLo), g.bp <= g.stackHi &- 16, g.bp % 8 == 0 {
         walks.append(Walk(index: index, bp: g.bp, hi: g.stackHi))
@@ -275,9 +297,10 @@ public final class GoProcessInspector {
       }
       walks = next
     }
-    return pcs.map { stack in
+    return pcs.indices.map { index in
+      if let frames = cached[index] { return frames }
       var frames: [StackFrame] = []
-      for (position, pc) in stack.enumerated() {
+      for (position, pc) in pcs[index].enumerated() {
         // The first PC may be a function's entry (a goroutine that never ran); the others are
         // return addresses.
         let frame = resolve(pc, returnAddress: position > 0)
@@ -378,6 +401,21 @@ struct DecodedG {
     guard hasSavedContext else { return true }
     return stackLo < stackHi && stackHi - stackLo <= 1 << 30 && sp >= stackLo && sp <= stackHi
       && pc != 0
+  }
+
+  /// What the stack walk starts from; a goroutine that has not run since keeps its stack.
+  struct SavedContext: Equatable {
+    var trackingSeq: UInt8?
+    var rawStatus: UInt32
+    var sp: UInt64
+    var pc: UInt64
+    var bp: UInt64
+    var stackHi: UInt64
+  }
+
+  var savedContext: SavedContext {
+    SavedContext(
+      trackingSeq: trackingSeq, rawStatus: rawStatus, sp: sp, pc: pc, bp: bp, stackHi: stackHi)
   }
 
   /// Statuses whose `g.sched` holds where the goroutine will resume.
