@@ -161,6 +161,8 @@ public final class GoProcessInspector {
     var seen = Set<Int64>()
     goids.reserveCapacity(count)
     seen.reserveCapacity(count)
+    // Only the part of each g up to the last field decoded.
+    let gPrefix = min(offsets.g.size, DecodedG.extent(of: offsets))
     var nextStacks: [Int64: (context: DecodedG.SavedContext, frames: [StackFrame])] = [:]
     nextStacks.reserveCapacity(count)
     // In chunks, so that read buffers stay small enough for the allocator to reuse them.
@@ -168,7 +170,7 @@ public final class GoProcessInspector {
       let indices = chunk..<min(count, chunk + Self.chunkSize)
       let records = try memory.read(
         indices.map {
-          .init(address: addresses[$0], count: addresses[$0] == 0 ? 0 : offsets.g.size)
+          .init(address: addresses[$0], count: addresses[$0] == 0 ? 0 : gPrefix)
         },
         what: "runtime.g")
       var decoded: [DecodedG] = []
@@ -401,6 +403,18 @@ struct DecodedG {
     guard hasSavedContext else { return true }
     return stackLo < stackHi && stackHi - stackLo <= 1 << 30 && sp >= stackLo && sp <= stackHi
       && pc != 0
+  }
+
+  /// The bytes of a g that hold every field decoded.
+  static func extent(of offsets: GoOffsets) -> Int {
+    let g = offsets.g
+    let words = [
+      g.atomicstatus, g.goid, g.waitreason, g.gopc, g.startpc, g.waitsince,
+      g.stack + offsets.stack.lo, g.stack + offsets.stack.hi, g.sched + offsets.gobuf.sp,
+      g.sched + offsets.gobuf.pc, g.sched + offsets.gobuf.bp, g.trackingSeq ?? 0,
+      g.parentGoid ?? 0,
+    ]
+    return words.max()! + 8
   }
 
   /// What the stack walk starts from; a goroutine that has not run since keeps its stack.
