@@ -39,6 +39,10 @@ let package = Package(
     // Reads Go binaries (build info, pclntab, DWARF, runtime symbols); zlib for compressed DWARF.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     .target(name: "GoRuntime", dependencies: ["CZlib"], exclude: ["Generate"]),
+    // Goroutine snapshots, lifecycle tracking, grouping, leak detection, pprof output (pure).
+    .target(name: "GoroutineModel"),
+    // Reads a running Go process's goroutines and threads with process_vm_readv (no libbpf).
+    .target(name: "GoProcess", dependencies: ["GoRuntime", "GoroutineModel"]),
     .target(name: "AgentConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
     .target(name: "Policy", dependencies: ["CVigilABI", .product(name: "Yams", package: "Yams")]),
     .target(name: "ControlAPI", exclude: ["openapi.yaml"]),
@@ -89,6 +93,8 @@ let package = Package(
       linkerSettings: [.linkedLibrary("pthread")]
     ),
     .executableTarget(name: "vigil-bench"),
+    // Goroutine snapshot cost for 1k/10k/100k parked goroutines; a look at one Go process.
+    .executableTarget(name: "vigil-go-bench", dependencies: ["GoProcess", "GoroutineModel"]),
     // Policy path benchmark: compile, fill, flip and per-packet cost.
     .executableTarget(
       name: "vigil-policy-bench", dependencies: ["Policy", "PolicyDatapath", "BPFCore"]),
@@ -97,8 +103,10 @@ let package = Package(
       name: "VigilUnitTests",
       dependencies: [
         "BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP", "Agent",
-        "Policy", "GoRuntime",
-      ]
+        "Policy", "GoRuntime", "GoroutineModel", "GoProcess",
+      ],
+      // Go sources the tests build with every installed toolchain.
+      exclude: ["Fixtures"]
     ),
     .testTarget(
       name: "VigilIntegrationTests",

@@ -16,7 +16,11 @@ public struct GoBinary: Sendable {
   private init(_ source: ByteSource) throws {
     image = try ELFImage(source)
     buildInfo = try GoBuildInfo.read(from: image)
-    guard let section = image.section(named: ".gopclntab") else {
+    // PIE binaries keep the table among the relocated read-only data.
+    guard
+      let section = image.section(named: ".gopclntab")
+        ?? image.section(named: ".data.rel.ro.gopclntab")
+    else {
       pclntab = nil
       return
     }

@@ -1,0 +1,3 @@
+module vigil.test/goleaks
+
+go 1.19
