@@ -66,7 +66,8 @@ let package = Package(
       name: "Agent",
       dependencies: [
         "Probes", "BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP",
-        "Policy", "PolicyDatapath", .product(name: "Logging", package: "swift-log"),
+        "Policy", "PolicyDatapath", "GoProcess", "GoroutineModel", "GoRuntime",
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),

@@ -2,6 +2,7 @@ import AgentConfig
 import ControlAPI
 import ControlHTTP
 import Foundation
+import GoProcess
 
 /// Serves the control API from the daemon's state.
 public struct ControlRoutes: Sendable {
@@ -13,6 +14,8 @@ public struct ControlRoutes: Sendable {
   let socketGroup: @Sendable () -> UInt32?
   /// Network policy; nil when the daemon runs without it (unit tests).
   var policy: PolicyService? = nil
+  /// Goroutine snapshots and leaks; nil when the daemon runs without them (unit tests).
+  var goroutines: GoroutineWatcher? = nil
 
   /// Answers one request.
   public func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -35,6 +38,8 @@ public struct ControlRoutes: Sendable {
     case (_, APIPath.policy), (_, APIPath.policyValidate), (_, APIPath.policyDiff),
       (_, APIPath.policyRollback), (_, APIPath.policyStats):
       return policyRoute(request)
+    case ("GET", APIPath.goroutines), ("GET", APIPath.goroutinesPprof), ("GET", APIPath.leaks):
+      return goroutineRoute(request)
     case ("GET", APIPath.metrics):
       return .full(status: 200, contentType: MediaType.prometheus, body: Array(metrics().utf8))
     case (_, APIPath.status), (_, APIPath.targets), (_, APIPath.events), (_, APIPath.metrics):
@@ -141,6 +146,39 @@ public struct ControlRoutes: Sendable {
       return error(failure.status, failure.response)
     } catch {
       return self.error(500, ErrorResponse("\(error)"))
+    }
+  }
+
+  private func goroutineRoute(_ request: HTTPRequest) -> HTTPResponse {
+    guard let goroutines else {
+      return error(503, ErrorResponse("goroutine inspection is not enabled"))
+    }
+    var pid: Int32?
+    if let text = request.query["pid"] {
+      guard let value = Int32(text), value > 0 else {
+        return error(400, ErrorResponse("pid \"\(text)\" is not a process id", field: "pid"))
+      }
+      pid = value
+    }
+    if request.path == APIPath.leaks {
+      return json(200, LeaksResponse(leaks: goroutines.leaks(pid: pid)))
+    }
+    guard let pid else { return error(400, ErrorResponse("pid is required", field: "pid")) }
+    do {
+      if request.path == APIPath.goroutinesPprof {
+        return .full(
+          status: 200, contentType: "application/octet-stream", body: try goroutines.pprof(pid: pid)
+        )
+      }
+      return json(200, try goroutines.goroutines(pid: pid))
+    } catch {
+      let status =
+        switch error {
+        case .processExited, .processReplaced: 404
+        case .notGo: 422
+        default: 500
+        }
+      return self.error(status, ErrorResponse(error.description, field: "pid"))
     }
   }
 

@@ -1,10 +1,12 @@
 import Foundation
 
-/// Where blocking events are logged as JSON lines: stdout, a file, or nowhere.
+/// Where blocking events and leak reports are logged as JSON lines: stdout, a file, or nowhere.
 public final class EventOutput: @unchecked Sendable {
-  // Unchecked: written only from the pipeline's processor thread; the buffer is local to it.
+  // Unchecked: the buffer is guarded by `lock` (the event processor and the goroutine watcher
+  // both write).
   private let handle: FileHandle?
   private var buffer: [UInt8] = []
+  private let lock = NSLock()
 
   /// Events to standard output.
   public static func standardOutput() -> EventOutput { EventOutput(handle: .standardOutput) }
@@ -28,12 +30,22 @@ public final class EventOutput: @unchecked Sendable {
   /// Buffers one line; `flush` writes it.
   func write(_ line: String) {
     guard handle != nil else { return }
-    buffer.append(contentsOf: line.utf8)
-    buffer.append(UInt8(ascii: "\n"))
-    if buffer.count >= 64 * 1024 { flush() }
+    lock.withLock {
+      buffer.append(contentsOf: line.utf8)
+      buffer.append(UInt8(ascii: "\n"))
+      if buffer.count >= 64 * 1024 { flushLocked() }
+    }
   }
 
-  func flush() {
+  /// Writes one line and everything buffered before it.
+  func writeNow(_ line: String) {
+    write(line)
+    flush()
+  }
+
+  func flush() { lock.withLock { flushLocked() } }
+
+  private func flushLocked() {
     guard let handle, !buffer.isEmpty else { return }
     try? handle.write(contentsOf: buffer)
     buffer.removeAll(keepingCapacity: true)

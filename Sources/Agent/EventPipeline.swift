@@ -30,11 +30,15 @@ public final class EventPipeline: Sendable {
   private let running = LockedValue(false)
   private let activeThreads = LockedValue(0)
   private let formatter = EventFormatter()
+  /// The goroutine a thread of a Go process ran at its last snapshot, when known.
+  private let goroutineOf: @Sendable (_ pid: Int32, _ tid: Int32) -> Int64?
 
   public init(
     probes: BlockingProbes, registry: TargetRegistry, symbolizer: Symbolizer, hub: EventHub,
-    output: EventOutput, logger: Logger, queueCapacity: Int = 65_536
+    output: EventOutput, logger: Logger, queueCapacity: Int = 65_536,
+    goroutineOf: @escaping @Sendable (_ pid: Int32, _ tid: Int32) -> Int64? = { _, _ in nil }
   ) {
+    self.goroutineOf = goroutineOf
     self.probes = probes
     self.registry = registry
     self.symbolizer = symbolizer
@@ -97,7 +101,8 @@ public final class EventPipeline: Sendable {
       case .blocking(let episode):
         let frames = symbolizer.symbolize(
           pid: episode.pid, addresses: episode.stack, returnAddresses: true)
-        let event = formatter.event(for: episode, frames: frames, wallClockOffset: offset)
+        var event = formatter.event(for: episode, frames: frames, wallClockOffset: offset)
+        event.goroutine = goroutineOf(episode.pid, episode.tid)
         let line = formatter.line(event)
         output.write(line)
         hub.publish(event, line: line)

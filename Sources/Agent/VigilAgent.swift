@@ -28,6 +28,7 @@ public final class VigilAgent: Service, Sendable {
   private let metricsServer: HTTPServer?
   private let rescanInterval: TimeInterval
   private let policy: PolicyService
+  private let goroutines: GoroutineWatcher
 
   /// Loads (or re-adopts) the probes, applies settings and targets, and starts
   /// consuming events and serving the control socket.
@@ -88,12 +89,16 @@ public final class VigilAgent: Service, Sendable {
       case .discard: .none()
       case .file(let path): try EventOutput.file(path)
       }
+    let goroutines = GoroutineWatcher(
+      settings: configuration.goroutines, output: output, logger: logger)
+    self.goroutines = goroutines
     pipeline = EventPipeline(
       probes: probes, registry: registry,
       symbolizer: Symbolizer(
         maxFiles: configuration.symbolization.cacheFiles,
         maxProcesses: configuration.symbolization.cacheProcesses),
-      hub: hub, output: output, logger: logger)
+      hub: hub, output: output, logger: logger,
+      goroutineOf: { pid, tid in goroutines.goroutine(pid: pid, tid: tid) })
 
     let routesBox = RoutesBox()
     server = HTTPServer(
@@ -116,9 +121,10 @@ public final class VigilAgent: Service, Sendable {
     routesBox.routes = ControlRoutes(
       registry: registry, hub: hub, status: { [unowned self] in status() },
       metrics: { [unowned self] in metrics() }, socketGroup: { [server] in server.socketGroup },
-      policy: policy)
+      policy: policy, goroutines: goroutines)
 
     try pipeline.start()
+    goroutines.start()
     try server.start()
     if let metricsServer {
       try metricsServer.start()
@@ -161,6 +167,7 @@ public final class VigilAgent: Service, Sendable {
     server.stop()
     metricsServer?.stop()
     hub.closeAll()
+    goroutines.stop()
     pipeline.stop()
   }
 
@@ -218,6 +225,9 @@ public final class VigilAgent: Service, Sendable {
       Sample(
         "vigil_stack_failures_total", "counter", "Episodes whose user stack could not be read.",
         Double(counters.stackFailures)),
+      Sample(
+        "vigil_go_processes_watched", "gauge", "Go processes whose goroutines are watched.",
+        Double(goroutines.watchedCount)),
       Sample(
         "vigil_policy_generation", "gauge", "Network policy generation in force (0: none).",
         Double(policy.status().generation ?? 0)),

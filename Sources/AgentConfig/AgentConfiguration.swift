@@ -18,6 +18,8 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
   public var symbolization: SymbolizationSettings
   /// Network policy storage and capacity.
   public var policy: PolicySettings
+  /// Goroutine leak detection in Go processes.
+  public var goroutines: GoroutineSettings
 
   /// Creates a configuration; the defaults are those of an empty file.
   public init(
@@ -25,7 +27,8 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     blocking: BlockingSettings = .init(),
     targets: [TargetSpec] = [], output: OutputSettings = .init(),
     metrics: MetricsSettings = .init(),
-    symbolization: SymbolizationSettings = .init(), policy: PolicySettings = .init()
+    symbolization: SymbolizationSettings = .init(), policy: PolicySettings = .init(),
+    goroutines: GoroutineSettings = .init()
   ) {
     self.socket = socket
     self.bpf = bpf
@@ -35,6 +38,7 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     self.metrics = metrics
     self.symbolization = symbolization
     self.policy = policy
+    self.goroutines = goroutines
   }
 
   /// Reads a YAML configuration; missing keys take their defaults. `source` names it in errors.
@@ -46,6 +50,7 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     guard let root = try ConfigNode.root(yaml: yaml, source: source) else { return configuration }
     let sections = try root.mapping(keys: [
       "socket", "bpf", "blocking", "targets", "output", "metrics", "symbolization", "policy",
+      "goroutines",
     ])
     if let node = sections["socket"] { configuration.socket = try SocketSettings(node) }
     if let node = sections["bpf"] { configuration.bpf = try BPFSettings(node) }
@@ -60,6 +65,9 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
       configuration.symbolization = try SymbolizationSettings(node)
     }
     if let node = sections["policy"] { configuration.policy = try PolicySettings(node) }
+    if let node = sections["goroutines"] {
+      configuration.goroutines = try GoroutineSettings(node)
+    }
     return configuration
   }
 
@@ -83,6 +91,7 @@ public struct AgentConfiguration: Sendable, Equatable, Codable {
     try metrics.validate(source: source)
     try symbolization.validate(source: source)
     try policy.validate(source: source)
+    try goroutines.validate(source: source)
     return self
   }
 

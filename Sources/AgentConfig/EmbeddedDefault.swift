@@ -71,5 +71,17 @@ extension AgentConfiguration {
         entries: 262144
         counters: 16384
         endpoints: 1024
+
+    goroutines:
+      # Watch every Go process on the node, read from outside (no code change, no restart).
+      discover: true
+      # Time between two snapshots of one process.
+      interval: 10s
+      # Goroutines parked this long on a channel, select, sync.Cond, mutex or nil channel,
+      # in a group that grew within growthWindow, are reported as leaks.
+      parkedThreshold: 60s
+      growthWindow: 600s
+      # Go processes watched at once.
+      maxProcesses: 64
     """
 }

@@ -16,6 +16,13 @@ public enum APIPath {
   public static let policyRollback = "/v1/policy/rollback"
   /// `GET`: the enforced generation's counters (``PolicyStatsResponse``).
   public static let policyStats = "/v1/policy/stats"
+  /// `GET ?pid=N`: a fresh snapshot of a Go process's goroutines, grouped
+  /// (``GoroutinesResponse``).
+  public static let goroutines = "/v1/goroutines"
+  /// `GET ?pid=N`: the same snapshot as a pprof goroutine profile (protobuf).
+  public static let goroutinesPprof = "/v1/goroutines/pprof"
+  /// `GET [?pid=N]`: suspected goroutine leaks of watched Go processes (``LeaksResponse``).
+  public static let leaks = "/v1/leaks"
   /// `GET`: Prometheus text exposition.
   public static let metrics = "/metrics"
 

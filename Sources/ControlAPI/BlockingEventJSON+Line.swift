@@ -28,6 +28,7 @@ extension BlockingEventJSON {
           }
         }
       }
+      if let goroutine { object.field("goroutine") { $0.number(goroutine) } }
       object.field("kind") { $0.string(kind) }
       object.field("pid") { $0.number(pid) }
       object.field("stack") { $0.array(stack) { $0.string($1) } }

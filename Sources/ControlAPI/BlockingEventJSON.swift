@@ -18,6 +18,8 @@ public struct BlockingEventJSON: Codable, Sendable, Equatable {
   public var waker: Waker?
   /// Futex details, for `futex` events.
   public var futex: FutexInfo?
+  /// For Go processes: the goroutine the thread was running at the last goroutine snapshot.
+  public var goroutine: Int64?
   /// Function names of the blocked stack, innermost first.
   public var stack: [String]
   /// The blocked stack with addresses, innermost first, when requested.
@@ -26,8 +28,8 @@ public struct BlockingEventJSON: Codable, Sendable, Equatable {
   /// Creates an event; the optional details default to absent and the stack to empty.
   public init(
     time: String, kind: String, pid: Int32, tid: Int32, comm: String, durationNs: UInt64,
-    state: String? = nil, waker: Waker? = nil, futex: FutexInfo? = nil, stack: [String] = [],
-    frames: [FrameJSON]? = nil
+    state: String? = nil, waker: Waker? = nil, futex: FutexInfo? = nil, goroutine: Int64? = nil,
+    stack: [String] = [], frames: [FrameJSON]? = nil
   ) {
     self.time = time
     self.kind = kind
@@ -38,6 +40,7 @@ public struct BlockingEventJSON: Codable, Sendable, Equatable {
     self.state = state
     self.waker = waker
     self.futex = futex
+    self.goroutine = goroutine
     self.stack = stack
     self.frames = frames
   }

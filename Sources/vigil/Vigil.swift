@@ -5,9 +5,10 @@ import ArgumentParser
 struct Vigil: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "vigil",
-    abstract: "Inspect and steer vigild: blocking events, targets and network policy.",
+    abstract: "Inspect and steer vigild: blocking events, goroutine leaks and network policy.",
     subcommands: [
       StatusCommand.self, TargetsCommand.self, EventsCommand.self, PolicyCommand.self,
+      GoroutinesCommand.self, LeaksCommand.self,
     ]
   )
 }

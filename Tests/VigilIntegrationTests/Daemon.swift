@@ -95,6 +95,9 @@ final class Daemon: @unchecked Sendable {
     }
   }
 
+  /// Every line written to stdout so far (events and leak reports).
+  var stdout: [String] { outputs.flatMap(\.lines) }
+
   var stderr: String { errorOutputs.flatMap(\.lines).joined(separator: "\n") }
 
   /// Waits for the process to exit by itself; returns its status.

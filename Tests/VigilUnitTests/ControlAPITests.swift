@@ -244,6 +244,8 @@ import Testing
           ? .init(pid: .random(in: 0...9, using: &generator), tid: 1, comm: text()) : nil,
         futex: Bool.random(using: &generator)
           ? .init(uaddr: text(), op: text(), outcome: text()) : nil,
+        goroutine: Bool.random(using: &generator)
+          ? .random(in: 1 ... .max, using: &generator) : nil,
         stack: (0..<Int.random(in: 0...3, using: &generator)).map { _ in text() },
         frames: Bool.random(using: &generator)
           ? (0..<Int.random(in: 0...3, using: &generator)).map { _ in
