@@ -1,0 +1,130 @@
+import ControlAPI
+import Foundation
+import Testing
+
+@testable import Agent
+@testable import AgentConfig
+
+@Suite struct PolicyAndGoroutineSettingsTests {
+  private func parse(_ yaml: String) throws -> AgentConfiguration {
+    try AgentConfiguration.parse(yaml: yaml, source: "vigild.yaml")
+      .validated(source: "vigild.yaml", cgroupMount: nil)
+  }
+
+  @Test func readsPolicyAndGoroutineSections() throws {
+    let configuration = try parse(
+      """
+      policy:
+        stateDirectory: /srv/vigil/policy
+        capacity: {entries: 1000, counters: 200000, endpoints: 8}
+      goroutines:
+        discover: false
+        interval: 2s
+        parkedThreshold: 30s
+        growthWindow: 120s
+        maxProcesses: 4
+      """)
+    #expect(
+      configuration.policy
+        == PolicySettings(
+          stateDirectory: "/srv/vigil/policy", maxEntries: 1000, maxCounters: 200_000,
+          maxEndpoints: 8))
+    #expect(
+      configuration.goroutines
+        == GoroutineSettings(
+          discover: false, interval: 2_000_000_000, parkedThreshold: 30_000_000_000,
+          growthWindow: 120_000_000_000, maxProcesses: 4))
+  }
+
+  @Test(arguments: [
+    ("policy: {stateDirectory: relative}", "policy.stateDirectory"),
+    ("policy: {capacity: {counters: 0}}", "policy.capacity.counters"),
+    ("policy: {capacity: {counters: 4194305}}", "policy.capacity.counters"),
+    ("policy: {capacity: {endpoints: 2000}}", "policy.capacity.endpoints"),
+    ("policy: {capacity: {rules: 5}}", "policy.capacity.rules"),
+    ("goroutines: {interval: 10ms}", "goroutines.interval"),
+    ("goroutines: {interval: 10s, growthWindow: 5s}", "goroutines.growthWindow"),
+    ("goroutines: {discover: maybe}", "goroutines.discover"),
+    ("goroutines: {maxProcesses: 0}", "goroutines.maxProcesses"),
+  ])
+  func badValuesNameTheirField(yaml: String, field: String) {
+    #expect(throws: ConfigError.self) { try parse(yaml) }
+    do { _ = try parse(yaml) } catch let error as ConfigError {
+      #expect(error.field == field, "\(error)")
+    } catch { Issue.record("\(error)") }
+  }
+
+  @Test func overrideSetsThePolicyStateDirectory() throws {
+    var configuration = AgentConfiguration()
+    configuration.apply(overrides: ConfigOverrides(policyStateDirectory: "/tmp/p"))
+    #expect(configuration.policy.stateDirectory == "/tmp/p")
+  }
+}
+
+@Suite struct ThreadStatesTests {
+  @Test(arguments: [
+    ("123 (a b) c) S 1 2", "sleeping"), ("1 (x) R 0", "running"), ("1 (x) D 0", "disk sleep"),
+    ("1 (x) Z 0", "zombie"), ("1 (x) t 0", "stopped"),
+  ])
+  func statesFromStatLines(line: String, state: String) {
+    #expect(ThreadStates.state(fromStat: line) == state)
+  }
+
+  @Test func syscallNames() {
+    #expect(ThreadStates.syscallName(fromSyscallFile: "202 0x1 0x2 0x3") == "futex")
+    #expect(ThreadStates.syscallName(fromSyscallFile: "281 0x4") == "epoll_pwait")
+    #expect(ThreadStates.syscallName(fromSyscallFile: "999 0x4") == "syscall 999")
+    #expect(ThreadStates.syscallName(fromSyscallFile: "running") == nil)
+    #expect(ThreadStates.syscallName(fromSyscallFile: "-1 0x0 0x0") == nil)
+  }
+
+  @Test func summarizesThisProcess() throws {
+    let summary = try #require(ThreadStates.summary(pid: getpid()))
+    #expect(summary.total >= 1 && summary.total == summary.byState.values.reduce(0, +))
+    #expect(ThreadStates.summary(pid: Int32.max) == nil)
+  }
+}
+
+@Suite struct PolicyStoreTests {
+  private func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "vigil-store-\(UUID().uuidString.prefix(8))"
+    ).path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
+  private func record(_ generation: UInt64) -> StoredGeneration {
+    StoredGeneration(
+      generation: generation, appliedAt: "2026-11-27T00:00:00Z", origin: "apply",
+      sources: [PolicySource(source: "web.yaml", yaml: "# \(generation)\n")],
+      endpoints: [StoredEndpoint(endpoint: .interface(name: "eth0", netns: "web"), id: 3)])
+  }
+
+  @Test func savesLoadsAndKeepsTheNewest() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = PolicyStore(directory: directory, keep: 3)
+    #expect(store.current() == nil)
+    #expect(try store.load(1) == nil)
+    for generation in 1...5 as ClosedRange<UInt64> { try store.save(record(generation)) }
+    try store.setCurrent(5)
+    #expect(try store.generations() == [3, 4, 5])
+    #expect(try store.load(4) == record(4))
+    #expect(store.current() == 5)
+    #expect(!FileManager.default.fileExists(atPath: "\(directory)/current.tmp"))
+  }
+
+  @Test func unreadableGenerationNamesTheFile() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = PolicyStore(directory: directory)
+    try store.save(record(1))
+    try "{not json".write(
+      toFile: "\(directory)/generations/1.json", atomically: true, encoding: .utf8)
+    #expect(throws: AgentError.self) { try store.load(1) }
+    do { _ = try store.load(1) } catch {
+      #expect("\(error)".contains("generations/1.json"))
+    }
+  }
+}
