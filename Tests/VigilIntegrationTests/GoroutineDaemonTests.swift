@@ -182,4 +182,85 @@ final class GoroutineDaemonTests: XCTestCase {
     XCTAssertEqual(notGo, 422, notGoBody)
     XCTAssertTrue(daemon.process.isRunning)
   }
+
+  /// A Go program whose goroutine sleeps in a blocking system call (the thread is off CPU while
+  /// running that goroutine): its off-CPU events carry the goroutine.
+  private static let sleeperSource = """
+    package main
+
+    import (
+    	"fmt"
+    	"os"
+    	"syscall"
+    	"time"
+    )
+
+    //go:noinline
+    func napInSyscall() {
+    	ts := syscall.Timespec{Nsec: 200 * 1000 * 1000}
+    	for {
+    		syscall.Nanosleep(&ts, nil)
+    	}
+    }
+
+    func main() {
+    	go napInSyscall()
+    	fmt.Fprintln(os.Stdout, "ready")
+    	time.Sleep(60 * time.Second)
+    }
+    """
+
+  func testBlockingEventsOfAGoProcessCarryTheGoroutine() throws {
+    let go = try Self.goToolchain()
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "vigil-gosleeper-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    try Self.sleeperSource.write(
+      to: work.appendingPathComponent("main.go"), atomically: true, encoding: .utf8)
+    try "module vigil.test/sleeper\n\ngo 1.19\n".write(
+      to: work.appendingPathComponent("go.mod"), atomically: true, encoding: .utf8)
+    let gocache =
+      FileManager.default.isWritableFile(atPath: "/var/cache/vigil-go")
+      ? "/var/cache/vigil-go/gocache" : work.appendingPathComponent("gocache").path
+    let build = Process()
+    build.executableURL = URL(fileURLWithPath: go)
+    build.arguments = ["build", "-o", "sleeper", "."]
+    build.currentDirectoryURL = work
+    build.environment = Self.environment(go, cache: gocache)
+    try build.run()
+    build.waitUntilExit()
+    XCTAssertEqual(build.terminationStatus, 0, "go build of the sleeper")
+
+    let target = Process()
+    target.executableURL = work.appendingPathComponent("sleeper")
+    target.standardOutput = FileHandle.nullDevice
+    try target.run()
+    defer {
+      target.terminate()
+      target.waitUntilExit()
+    }
+    let daemon = try Daemon(
+      config: """
+        targets: []
+        blocking: {offcpuThreshold: 100ms, futexThreshold: 1s}
+        goroutines: {interval: 300ms}
+        """)
+    defer { daemon.cleanUp() }
+    try daemon.waitUntilReady()
+    let pid = target.processIdentifier
+    let (added, body) = try daemon.request("POST", APIPath.targets, body: #"{"pid":\#(pid)}"#)
+    XCTAssertEqual(added, 201, body)
+
+    let deadline = Date().addingTimeInterval(20)
+    var carrying: [BlockingEventJSON] = []
+    while carrying.isEmpty && Date() < deadline {
+      Thread.sleep(forTimeInterval: 0.5)
+      carrying = daemon.events.filter { $0.pid == pid && $0.goroutine != nil }
+    }
+    let event = try XCTUnwrap(carrying.first, "no event of the Go process carried a goroutine")
+    XCTAssertEqual(event.kind, "offcpu")
+    XCTAssertTrue(abs(Double(event.durationNs) / 1e6 - 200) < 40, "\(event.durationNs)")
+    XCTAssertTrue(event.stack.contains("main.napInSyscall"), "\(event.stack)")
+  }
 }
