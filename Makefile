@@ -2,6 +2,8 @@
 #   make run    install what is missing, build, run vigild on its embedded default config
 #   make test   install what is missing, build, run every test (CI runs this)
 #   make bench  the benchmarks (figures in BENCHMARKS.md): blocking probes, then network policy
+#   make release  optimized, with the Swift runtime linked in: .build/release/{vigild,vigil} can be
+#                 copied to a node that has libbpf1 and libelf1 (as deploy/ expects)
 
 SWIFT ?= swift
 APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev bpftool libbpf-tools iproute2 curl util-linux golang-1.19-go
@@ -33,7 +35,7 @@ build: deps
 	$(SUDO) $(SWIFT) build
 
 release: deps
-	$(SUDO) $(SWIFT) build -c release
+	$(SUDO) $(SWIFT) build -c release --static-swift-stdlib
 
 run: release
 	$(SUDO) .build/release/vigild $(ARGS)
