@@ -44,6 +44,34 @@ struct DecodedG: Equatable {
     )
   }
 
+  /// Decodes one record with one bounds check: nil if shorter than `extent`, which must be
+  /// `extent(of: offsets)`.
+  init?(
+    record: UnsafeRawBufferPointer, offsets: GoOffsets, extent: Int, statuses: [GoroutineStatus]
+  ) {
+    guard record.count >= extent else { return nil }
+    let g = offsets.g
+    func load<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T {
+      T(littleEndian: record.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+    let raw = load(g.atomicstatus, UInt32.self)
+    let base = Int(raw & ~0x1000)
+    status = base < statuses.count ? statuses[base] : .unknown
+    rawStatus = raw
+    goid = load(g.goid, Int64.self)
+    waitReason = load(g.waitreason, UInt8.self)
+    gopc = load(g.gopc, UInt64.self)
+    startpc = load(g.startpc, UInt64.self)
+    waitsince = load(g.waitsince, Int64.self)
+    stackLo = load(g.stack + offsets.stack.lo, UInt64.self)
+    stackHi = load(g.stack + offsets.stack.hi, UInt64.self)
+    sp = load(g.sched + offsets.gobuf.sp, UInt64.self)
+    pc = load(g.sched + offsets.gobuf.pc, UInt64.self)
+    bp = load(g.sched + offsets.gobuf.bp, UInt64.self)
+    trackingSeq = g.trackingSeq.map { load($0, UInt8.self) }
+    parentGoid = g.parentGoid.map { load($0, Int64.self) }
+  }
+
   /// Nothing (goid 0): a position of `allgs` with nothing remembered.
   static let none = DecodedG()
 

@@ -34,7 +34,8 @@ extension GoProcessInspector {
     var (dead, dropped) = (0, 0)
     var seen = GoidSet(capacity: count)
     // Only the part of each g up to the last field decoded.
-    let gPrefix = min(offsets.g.size, DecodedG.extent(of: offsets))
+    let extent = DecodedG.extent(of: offsets)
+    let gPrefix = min(offsets.g.size, extent)
     // Moved out for the loop (no exclusivity checks on the class's property), put back after.
     var memo = remembered
     remembered = RememberedGs()
@@ -51,10 +52,16 @@ extension GoProcessInspector {
         what: "runtime.g")
       // Goroutines that read differently from the last snapshot, and where they go.
       var fresh: [(index: Int, position: Int, g: DecodedG)] = []
+      let decoded: [DecodedG?] = records.withRecords { bytes, slots in
+        (0..<indices.count).map { position in
+          guard let slot = slots[position] else { return nil }
+          return DecodedG(
+            record: UnsafeRawBufferPointer(rebasing: bytes[slot]), offsets: offsets,
+            extent: extent, statuses: statuses)
+        }
+      }
       for (position, index) in indices.enumerated() {
-        guard addresses[index] != 0, records.isReadable(position),
-          let g = DecodedG(records, position, offsets: offsets, statuses: statuses)
-        else {
+        guard addresses[index] != 0, let g = decoded[position] else {
           dropped += 1
           memo.forget(index)
           continue
