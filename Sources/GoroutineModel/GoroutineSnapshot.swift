@@ -115,8 +115,11 @@ public struct StackFrame: Sendable, Hashable, Codable {
 
   /// The Go package of a function name: `net/http` for `net/http.(*conn).serve`.
   public static func package(of function: String) -> String {
-    let slash = function.lastIndex(of: "/").map { function.index(after: $0) } ?? function.startIndex
-    let dot = function[slash...].firstIndex(of: ".") ?? function.endIndex
+    // On the UTF-8 bytes: '/' and '.' are ASCII, and this runs for every frame of every group.
+    let bytes = function.utf8
+    let slash = bytes.lastIndex(of: UInt8(ascii: "/")).map { bytes.index(after: $0) }
+    let start = slash ?? bytes.startIndex
+    let dot = bytes[start...].firstIndex(of: UInt8(ascii: ".")) ?? bytes.endIndex
     return String(function[..<dot])
   }
 

@@ -69,12 +69,14 @@ func pingPongSlowdown(target: String, parked: Int, settings: [PingPongSetting]) 
   var table = MarkdownTable(
     "snapshot every", "window", "pairs", "off: round trips/s (median)",
     "on: round trips/s (median)",
-    "on/off (median of pairs)", "on/off (min … max)", "snapshot ms (median)")
+    "on/off (median of pairs)", "on/off (min … max)", "snapshot + tracker: wall ms",
+    "CPU ms (medians)")
   for setting in settings {
     note(
       "ping-pong: snapshots every \(setting.period) s, \(setting.pairs) pairs of \(setting.window) s windows"
     )
     var (off, on, ratios, snapshotTimes) = ([Double](), [Double](), [Double](), [Double]())
+    var snapshotCPU: [Double] = []
     for pair in 0..<setting.pairs {
       var rates: [Bool: Double] = [:]
       for snapshotting in pair % 2 == 0 ? [false, true] : [true, false] {
@@ -86,9 +88,10 @@ func pingPongSlowdown(target: String, parked: Int, settings: [PingPongSetting]) 
           var next = began + .milliseconds(Int(setting.period * 500))
           while next < end {
             Thread.sleep(forTimeInterval: max(0, seconds(next - ContinuousClock.now)))
-            let taken = ContinuousClock.now
+            let (taken, cpu) = (ContinuousClock.now, threadCPUNanoseconds())
             try tracker.update(with: try inspector.snapshot())
             snapshotTimes.append(milliseconds(taken))
+            snapshotCPU.append(Double(threadCPUNanoseconds() - cpu) / 1e6)
             next += .milliseconds(Int(setting.period * 1000))
           }
         }
@@ -107,8 +110,15 @@ func pingPongSlowdown(target: String, parked: Int, settings: [PingPongSetting]) 
       "\(format(setting.period, 0)) s", "\(format(setting.window, 0)) s", "\(setting.pairs)",
       format(quantile(off, 0.5), 0), format(quantile(on, 0.5), 0), format(quantile(ratios, 0.5), 4),
       "\(format(ratios.min()!, 3)) … \(format(ratios.max()!, 3))",
-      format(quantile(snapshotTimes, 0.5)))
+      format(quantile(snapshotTimes, 0.5)), format(quantile(snapshotCPU, 0.5)))
   }
   print("### Target slowdown: channel ping-pong beside \(parked) parked goroutines\n")
   table.print()
+}
+
+/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`), in nanoseconds.
+func threadCPUNanoseconds() -> Int64 {
+  var now = timespec()
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+  return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
