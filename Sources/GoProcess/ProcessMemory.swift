@@ -54,6 +54,14 @@ public struct ProcessMemory: Sendable {
     public func bytes(_ index: Int) -> ArraySlice<UInt8>? { slots[index].map { buffer[$0] } }
     public func isReadable(_ index: Int) -> Bool { slots[index] != nil }
 
+    /// Calls `body` with the bytes of every range at once and each range's place in them (nil
+    /// when unread), for decoding many records without a bounds check per field.
+    public func withRecords<R>(
+      _ body: (UnsafeRawBufferPointer, [Swift.Range<Int>?]) throws -> R
+    ) rethrows -> R {
+      try buffer.withUnsafeBytes { try body($0, slots) }
+    }
+
     /// The little-endian integer at `offset` in range `index`; nil if unread or out of range.
     public func load<T: FixedWidthInteger>(_ index: Int, _ offset: Int, as: T.Type = T.self) -> T? {
       guard let slot = slots[index], offset >= 0, offset + MemoryLayout<T>.size <= slot.count
@@ -82,23 +90,28 @@ public struct ProcessMemory: Sendable {
         throw .tooLarge(pid: pid, what: what, count: range.count, limit: Self.maxRange)
       }
     }
-    // Merge ranges that overlap or are close, in address order.
-    let order = ranges.indices.filter { ranges[$0].count > 0 }.sorted {
-      ranges[$0].address < ranges[$1].address
+    // Merge ranges that overlap or are close, in address order (usually given in that order
+    // already: then there is nothing to sort). A span's members are order[first..<last].
+    var order = ranges.indices.filter { ranges[$0].count > 0 }
+    var sorted = true
+    for position in order.indices.dropFirst()
+    where ranges[order[position - 1]].address > ranges[order[position]].address {
+      sorted = false
+      break
     }
-    var spans: [(address: UInt64, end: UInt64, members: [Int])] = []
-    for index in order {
+    if !sorted { order.sort { ranges[$0].address < ranges[$1].address } }
+    var spans: [(address: UInt64, end: UInt64, first: Int, last: Int)] = []
+    for (position, index) in order.enumerated() {
       let range = ranges[index]
       let (start, overflow) = range.address.addingReportingOverflow(UInt64(range.count))
       let end = overflow ? UInt64.max : start
-      if var last = spans.last, range.address <= last.end &+ Self.mergeGap,
+      if let last = spans.last, range.address <= last.end &+ Self.mergeGap,
         max(last.end, end) - last.address <= Self.maxMerged
       {
-        last.end = max(last.end, end)
-        last.members.append(index)
-        spans[spans.count - 1] = last
+        spans[spans.count - 1].end = max(last.end, end)
+        spans[spans.count - 1].last = position + 1
       } else {
-        spans.append((range.address, end, [index]))
+        spans.append((range.address, end, position, position + 1))
       }
     }
     let spanRanges = spans.map { Range(address: $0.address, count: Int($0.end - $0.address)) }
@@ -108,11 +121,12 @@ public struct ProcessMemory: Sendable {
     var slots = [Swift.Range<Int>?](repeating: nil, count: ranges.count)
     var retry: [Int] = []
     for (index, span) in spans.enumerated() {
+      let members = order[span.first..<span.last]
       guard let slot = spanSlots[index] else {
-        if span.members.count > 1 { retry.append(contentsOf: span.members) }
+        if members.count > 1 { retry.append(contentsOf: members) }
         continue
       }
-      for member in span.members {
+      for member in members {
         let offset = slot.lowerBound + Int(ranges[member].address - span.address)
         slots[member] = offset..<offset + ranges[member].count
       }

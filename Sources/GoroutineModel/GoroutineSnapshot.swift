@@ -43,23 +43,83 @@ public enum GoroutineStatus: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// One frame of a goroutine stack, or a goroutine's creation or start site.
+///
+/// Function, file and line live in one shared immutable box, so that copying a frame (every
+/// goroutine of a snapshot holds several) costs one reference count, not one per string.
 public struct StackFrame: Sendable, Hashable, Codable {
   /// The address in the binary's own layout (the process's load bias removed). For a return
   /// address, `function`, `file` and `line` describe the call before it.
   public var pc: UInt64
-  /// The Go function name, e.g. `main.worker` or `net/http.(*conn).serve`; nil if unresolved.
-  public var function: String?
-  public var file: String?
-  public var line: Int?
+  private var symbol: Symbol?
+
+  /// Function, file and line of a frame.
+  private final class Symbol: Sendable, Hashable {
+    let function: String?
+    let file: String?
+    let line: Int?
+
+    init(_ function: String?, _ file: String?, _ line: Int?) {
+      (self.function, self.file, self.line) = (function, file, line)
+    }
+
+    static func == (a: Symbol, b: Symbol) -> Bool {
+      a === b || (a.function == b.function && a.file == b.file && a.line == b.line)
+    }
+
+    func hash(into hasher: inout Hasher) {
+      hasher.combine(function)
+      hasher.combine(file)
+      hasher.combine(line)
+    }
+  }
 
   public init(pc: UInt64, function: String?, file: String? = nil, line: Int? = nil) {
-    (self.pc, self.function, self.file, self.line) = (pc, function, file, line)
+    self.pc = pc
+    symbol = function == nil && file == nil && line == nil ? nil : Symbol(function, file, line)
+  }
+
+  /// The Go function name, e.g. `main.worker` or `net/http.(*conn).serve`; nil if unresolved.
+  public var function: String? {
+    get { symbol?.function }
+    set { self = StackFrame(pc: pc, function: newValue, file: file, line: line) }
+  }
+
+  public var file: String? {
+    get { symbol?.file }
+    set { self = StackFrame(pc: pc, function: function, file: newValue, line: line) }
+  }
+
+  public var line: Int? {
+    get { symbol?.line }
+    set { self = StackFrame(pc: pc, function: function, file: file, line: newValue) }
+  }
+
+  private enum CodingKeys: String, CodingKey { case pc, function, file, line }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      pc: try container.decode(UInt64.self, forKey: .pc),
+      function: try container.decodeIfPresent(String.self, forKey: .function),
+      file: try container.decodeIfPresent(String.self, forKey: .file),
+      line: try container.decodeIfPresent(Int.self, forKey: .line))
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(pc, forKey: .pc)
+    try container.encodeIfPresent(function, forKey: .function)
+    try container.encodeIfPresent(file, forKey: .file)
+    try container.encodeIfPresent(line, forKey: .line)
   }
 
   /// The Go package of a function name: `net/http` for `net/http.(*conn).serve`.
   public static func package(of function: String) -> String {
-    let slash = function.lastIndex(of: "/").map { function.index(after: $0) } ?? function.startIndex
-    let dot = function[slash...].firstIndex(of: ".") ?? function.endIndex
+    // On the UTF-8 bytes: '/' and '.' are ASCII, and this runs for every frame of every group.
+    let bytes = function.utf8
+    let slash = bytes.lastIndex(of: UInt8(ascii: "/")).map { bytes.index(after: $0) }
+    let start = slash ?? bytes.startIndex
+    let dot = bytes[start...].firstIndex(of: UInt8(ascii: ".")) ?? bytes.endIndex
     return String(function[..<dot])
   }
 

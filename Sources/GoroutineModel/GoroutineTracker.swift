@@ -36,6 +36,9 @@ public struct TrackedGoroutine: Sendable, Hashable {
   public var parkedSinceNanoseconds: UInt64?
   /// State changes seen, including having run between two snapshots in the same state.
   public var transitions: Int
+  /// The group it belongs to, computed once per change of the goroutine (finding the blocking
+  /// frame looks at every frame's package name).
+  public var groupKey: GoroutineGroupKey
 }
 
 /// Why a snapshot was refused.
@@ -101,6 +104,13 @@ public struct GoroutineTracker: Sendable {
         let stillParked = state.status.isParked && previous.state == state && !ran
         previous.parkedSinceNanoseconds =
           stillParked ? previous.parkedSinceNanoseconds : nil
+        // What the key is made of (a GC's waitsince changes nothing here).
+        let old = previous.goroutine
+        if old.status != goroutine.status || old.waitReason != goroutine.waitReason
+          || old.creation != goroutine.creation || old.stack != goroutine.stack
+        {
+          previous.groupKey = GoroutineGroupKey(goroutine)
+        }
         previous.goroutine = goroutine
         previous.state = state
         tracked = previous
@@ -108,7 +118,7 @@ public struct GoroutineTracker: Sendable {
         transitions.append(.init(goid: goroutine.goid, from: nil, to: state, at: now))
         tracked = TrackedGoroutine(
           goroutine: goroutine, state: state, firstSeen: now, parkedSinceNanoseconds: nil,
-          transitions: 0)
+          transitions: 0, groupKey: GoroutineGroupKey(goroutine))
       }
       if state.status.isParked {
         var since = tracked.parkedSinceNanoseconds ?? now.monotonicNanoseconds
@@ -134,7 +144,7 @@ public struct GoroutineTracker: Sendable {
   private mutating func recordCounts(at now: SnapshotTime) {
     var counts: [GoroutineGroupKey: Int] = [:]
     for tracked in goroutines.values {
-      counts[GoroutineGroupKey(tracked.goroutine), default: 0] += 1
+      counts[tracked.groupKey, default: 0] += 1
     }
     let oldest =
       now.monotonicNanoseconds
@@ -154,7 +164,7 @@ public struct GoroutineTracker: Sendable {
     guard let now = latest?.taken else { return [] }
     var members: [GoroutineGroupKey: [TrackedGoroutine]] = [:]
     for tracked in goroutines.values {
-      members[GoroutineGroupKey(tracked.goroutine), default: []].append(tracked)
+      members[tracked.groupKey, default: []].append(tracked)
     }
     return members.map { key, group in
       var states: [GoroutineStatus: Int] = [:]

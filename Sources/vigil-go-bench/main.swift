@@ -1,31 +1,26 @@
-// vigil-go-bench: the cost of a goroutine snapshot, and a look at one process.
+// vigil-go-bench: what watching Go processes' goroutines costs, and how fast leaks show.
 //
-//   vigil-go-bench --target GOLEAKS [--counts 1000,10000,100000] [--runs 20]
-//       starts GOLEAKS (Tests/VigilUnitTests/Fixtures/goleaks built by any toolchain) with
-//       -park N for each N, and prints the snapshot time per N: the first snapshot (which walks
-//       every stack), then median, p90 and max of the following ones (which reuse the stacks of
-//       goroutines that have not run since).
+//   vigil-go-bench [--all]
+//       builds the Go fixtures (Tests/VigilUnitTests/Fixtures) with the newest installed
+//       toolchain and runs every benchmark below with its default settings (about 4–5 minutes),
+//       printing markdown tables for BENCHMARKS.md on stdout (progress goes to stderr).
+//   vigil-go-bench --snapshot-cost [--counts 1000,10000,100000] [--runs 20] [--depth 64]
+//       snapshot time for a target with N goroutines parked on a channel.
+//   vigil-go-bench --pingpong [--parked 10000] [--pairs 5]
+//       channel ping-pong round-trip rate with snapshots every 10 s and every 1 s vs none,
+//       in alternating windows.
+//   vigil-go-bench --leak-latency
+//       time from leak start to first leak report: the daemon's defaults (10 s interval,
+//       LeakPolicy()), and a 1 s interval with a 5 s threshold.
+//   vigil-go-bench --target GOLEAKS [--counts ...] [--runs 20]
+//       snapshot cost with an already built leak target.
 //   vigil-go-bench --pid PID [--seconds 3]
 //       snapshots PID every 250 ms for the given time and prints the groups and leaks.
+//
+// --go PATH picks the toolchain; --fixtures DIR the Go sources.
 import Foundation
 import GoProcess
 import GoroutineModel
-
-func option(_ name: String) -> String? {
-  let arguments = CommandLine.arguments
-  guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
-  return arguments[index + 1]
-}
-
-func fail(_ message: String) -> Never {
-  FileHandle.standardError.write(Data("vigil-go-bench: \(message)\n".utf8))
-  exit(1)
-}
-
-func milliseconds(_ start: ContinuousClock.Instant) -> Double {
-  let elapsed = ContinuousClock.now - start
-  return Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15
-}
 
 func inspect(pid: Int32, seconds: Double) throws {
   let inspector = try GoProcessInspector(pid: pid)
@@ -58,58 +53,62 @@ func inspect(pid: Int32, seconds: Double) throws {
   }
 }
 
-func benchmark(target: String, counts: [Int], runs: Int) throws {
-  print(
-    "goroutines  first_ms  median_ms  p90_ms  max_ms  (\(runs) snapshots each; first walks every stack)"
-  )
-  for count in counts {
-    let status = NSTemporaryDirectory() + "vigil-go-bench-\(getpid())"
-    try? FileManager.default.removeItem(atPath: status)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: target)
-    process.arguments = ["-park", "\(count)", "-duration", "120s", "-status", status]
-    try process.run()
-    defer {
-      process.terminate()
-      process.waitUntilExit()
-      try? FileManager.default.removeItem(atPath: status)
-    }
-    let deadline = Date().addingTimeInterval(60)
-    while (try? String(contentsOfFile: status, encoding: .utf8))?.hasPrefix("parked") != true {
-      guard Date() < deadline, process.isRunning else { fail("\(target) did not park \(count)") }
-      Thread.sleep(forTimeInterval: 0.05)
-    }
-    let depth = option("--depth").flatMap(Int.init) ?? 64
-    let inspector = try GoProcessInspector(
-      pid: process.processIdentifier, limits: .init(maxStackDepth: depth))
-    var times: [Double] = []
-    var seen = 0
-    var first = 0.0
-    for _ in 0..<runs {
-      let start = ContinuousClock.now
-      let snapshot = try inspector.snapshot()
-      times.append(milliseconds(start))
-      seen = snapshot.goroutines.count
-      if times.count == 1 { first = times[0] }
-    }
-    times.sort()
-    print(
-      String(
-        format: "%10d  %8.2f  %9.2f  %6.2f  %6.2f  (saw %d)", count, first, times[times.count / 2],
-        times[times.count * 9 / 10], times.last!, seen))
+/// Kernel release and CPU count, for the tables' context.
+func machine() -> String {
+  var name = utsname()
+  uname(&name)
+  let release = withUnsafeBytes(of: &name.release) {
+    String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
   }
+  return "Linux \(release), \(ProcessInfo.processInfo.activeProcessorCount) CPUs"
+}
+
+func runBenchmarks() throws {
+  let all = flag("--all") || CommandLine.arguments.count == 1
+  let counts = (option("--counts") ?? "1000,10000,100000").split(separator: ",").compactMap {
+    Int($0)
+  }
+  let runs = option("--runs").flatMap(Int.init) ?? 20
+  let depth = option("--depth").flatMap(Int.init) ?? 64
+  if let target = option("--target") {
+    try snapshotCost(target: target, counts: counts, runs: runs, depth: depth)
+    return
+  }
+  let builder = try GoBuilder()
+  let started = ContinuousClock.now
+  print("Command: `\(CommandLine.arguments.joined(separator: " "))`  ")
+  print("Targets built with \(builder.version) (\(builder.go)); \(machine()).\n")
+  if all || flag("--snapshot-cost") {
+    try snapshotCost(target: try builder.build("goleaks"), counts: counts, runs: runs, depth: depth)
+  }
+  if all || flag("--pingpong") {
+    let pairs = option("--pairs").flatMap(Int.init) ?? 5
+    try pingPongSlowdown(
+      target: try builder.build("gopingpong"),
+      parked: option("--parked").flatMap(Int.init) ?? 10_000,
+      settings: [
+        PingPongSetting(period: 10, window: 10, pairs: pairs),
+        PingPongSetting(period: 1, window: 4, pairs: pairs),
+      ])
+  }
+  if all || flag("--leak-latency") {
+    try leakLatency(
+      target: try builder.build("goleaks"),
+      settings: [
+        LeakLatencySetting(name: "daemon default", interval: 10, policy: LeakPolicy(), runs: 1),
+        LeakLatencySetting(
+          name: "fast", interval: 1,
+          policy: LeakPolicy(parkedThresholdSeconds: 5, growthWindowSeconds: 60), runs: 3),
+      ])
+  }
+  print("Total bench time: \(format(seconds(ContinuousClock.now - started), 0)) s")
 }
 
 do {
   if let pid = option("--pid").flatMap(Int32.init) {
     try inspect(pid: pid, seconds: option("--seconds").flatMap(Double.init) ?? 3)
-  } else if let target = option("--target") {
-    let counts = (option("--counts") ?? "1000,10000,100000").split(separator: ",").compactMap {
-      Int($0)
-    }
-    try benchmark(target: target, counts: counts, runs: option("--runs").flatMap(Int.init) ?? 20)
   } else {
-    fail("usage: vigil-go-bench --target GOLEAKS [--counts N,...] | --pid PID [--seconds S]")
+    try runBenchmarks()
   }
 } catch {
   fail("\(error)")

@@ -236,3 +236,22 @@ func goToolPprofReadsTheGoroutineProfile() async throws {
   #expect(output.contains("main.body") && output.contains("main.sel"), "\(output)")
   #expect(output.contains("goroutine"), "\(output)")
 }
+
+/// Frames keep function, file and line in a shared box: copies, setters, equality, hashing and
+/// JSON behave as for plain fields.
+@Test func stackFramesBehaveAsValues() throws {
+  let frame = StackFrame(pc: 0x401000, function: "main.worker", file: "/src/main.go", line: 12)
+  var moved = frame
+  moved.line = 13
+  #expect(frame.line == 12 && moved.line == 13 && moved.function == "main.worker")
+  #expect(moved != frame)
+  moved.line = 12
+  #expect(moved == frame && moved.hashValue == frame.hashValue)
+  let bare = StackFrame(pc: 0x10, function: nil)
+  #expect(bare.function == nil && bare.file == nil && bare.line == nil)
+  let json = try JSONEncoder().encode([frame, bare])
+  #expect(try JSONDecoder().decode([StackFrame].self, from: json) == [frame, bare])
+  let keys = try #require(
+    try JSONSerialization.jsonObject(with: JSONEncoder().encode(bare)) as? [String: Any])
+  #expect(Set(keys.keys) == ["pc"])
+}

@@ -3,7 +3,8 @@
 //
 // Each leaking site is a function named after the site (main.leakChanSend, ...) that starts a
 // goroutine every 1/rate seconds which parks forever. At each leak the status file is rewritten
-// (atomically) with one line per site, "leaked SITE COUNT"; stdout gets the same once a second.
+// (atomically) with one line per site, "leaked SITE COUNT", after a first line "started UNIXNANO"
+// giving when the sites started (-leak-after delays them); stdout gets the same once a second.
 // Healthy goroutines: an idle worker pool on a job channel, ticker loops, an HTTP server on
 // 127.0.0.1 with a client, and short-lived churn. The program exits after -duration.
 //
@@ -29,11 +30,14 @@ var (
 	rate       = flag.Int("rate", 10, "goroutines leaked per second at each site")
 	statusPath = flag.String("status", "", "file rewritten with 'leaked SITE COUNT' lines")
 	park       = flag.Int("park", 0, "only park this many goroutines on a channel (benchmark mode)")
+	leakAfter  = flag.Duration("leak-after", 0, "start the leaking sites only after this long")
 )
 
 var (
 	countsMu sync.Mutex
 	counts   = map[string]int{}
+	// The first line of every report once the sites leak: "started UNIXNANO".
+	startedLine string
 )
 
 // leaked counts one more goroutine leaked at site and rewrites the status file at once, so
@@ -249,7 +253,7 @@ func reportLocked() string {
 		lines = append(lines, fmt.Sprintf("leaked %s %d\n", site, count))
 	}
 	sort.Strings(lines)
-	return strings.Join(lines, "")
+	return startedLine + strings.Join(lines, "")
 }
 
 func writeStatus(text string) {
@@ -298,6 +302,11 @@ func main() {
 	}
 	httpClient(url)
 
+	time.Sleep(*leakAfter)
+	countsMu.Lock()
+	startedLine = fmt.Sprintf("started %d\n", time.Now().UnixNano())
+	writeStatus(reportLocked())
+	countsMu.Unlock()
 	go leakChanSend()
 	go leakRange()
 	go leakSelect()

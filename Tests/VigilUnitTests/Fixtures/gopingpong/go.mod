@@ -1,0 +1,3 @@
+module vigil.test/gopingpong
+
+go 1.19
