@@ -26,13 +26,13 @@ public struct EventFormatter: Sendable {
       waker: episode.waker.map { .init(pid: $0.pid, tid: $0.tid, comm: $0.comm) },
       futex: episode.futex.map {
         .init(
-          uaddr: "0x" + String($0.address, radix: 16), op: $0.operationName,
+          uaddr: hexadecimal($0.address), op: $0.operationName,
           outcome: $0.outcome.rawValue)
       },
       stack: frames.map { $0.function ?? Self.unnamed($0) },
       frames: frames.map {
         .init(
-          address: "0x" + String($0.address, radix: 16), function: $0.function, offset: $0.offset,
+          address: hexadecimal($0.address), function: $0.function, offset: $0.offset,
           module: $0.module)
       })
   }
@@ -42,9 +42,9 @@ public struct EventFormatter: Sendable {
 
   /// How a frame without a symbol is named in `stack`: `module+0xoffset` or the address.
   static func unnamed(_ frame: Frame) -> String {
-    guard let module = frame.module else { return "0x" + String(frame.address, radix: 16) }
+    guard let module = frame.module else { return hexadecimal(frame.address) }
     let name = module.split(separator: "/").last.map(String.init) ?? module
-    return "\(name)+0x" + String(frame.offset, radix: 16)
+    return name + "+" + hexadecimal(frame.offset)
   }
 
   /// CLOCK_REALTIME - CLOCK_MONOTONIC now, in nanoseconds.
@@ -57,4 +57,21 @@ public struct EventFormatter: Sendable {
     let mono = Int64(monotonic.tv_sec) * 1_000_000_000 + Int64(monotonic.tv_nsec)
     return real - mono
   }
+}
+
+/// `0x` and the lowercase hex digits of `value`, as `String(value, radix: 16)` writes them but
+/// without its generic machinery (this runs for every frame of every event).
+func hexadecimal(_ value: UInt64) -> String {
+  let digits: [UInt8] = Array("0123456789abcdef".utf8)
+  var bytes = [UInt8](repeating: 0, count: 18)
+  var index = 18
+  var rest = value
+  repeat {
+    index -= 1
+    bytes[index] = digits[Int(rest & 0xF)]
+    rest >>= 4
+  } while rest != 0
+  bytes[index - 2] = UInt8(ascii: "0")
+  bytes[index - 1] = UInt8(ascii: "x")
+  return String(decoding: bytes[(index - 2)...], as: UTF8.self)
 }

@@ -49,47 +49,63 @@ extension BlockingEventJSON {
   }
 }
 
-/// A small JSON writer with Foundation's escaping (`/` unescaped, UTF-8 kept as is).
+/// A small JSON writer over UTF-8 bytes, with Foundation's escaping (`/` unescaped, non-ASCII
+/// kept as is).
 struct JSONText {
-  private(set) var text = ""
+  private(set) var bytes: [UInt8] = []
+
+  init() { bytes.reserveCapacity(512) }
+
+  var text: String { String(decoding: bytes, as: UTF8.self) }
 
   mutating func string(_ value: String) {
-    text.append("\"")
-    for scalar in value.unicodeScalars {
-      switch scalar {
-      case "\"": text.append("\\\"")
-      case "\\": text.append("\\\\")
-      case "\n": text.append("\\n")
-      case "\r": text.append("\\r")
-      case "\t": text.append("\\t")
-      case "\u{08}": text.append("\\b")
-      case "\u{0C}": text.append("\\f")
-      case let control where control.value < 0x20:
-        let hex = String(control.value, radix: 16)
-        text.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-      default: text.unicodeScalars.append(scalar)
+    bytes.append(UInt8(ascii: "\""))
+    var value = value
+    value.withUTF8 { utf8 in
+      var runStart = 0
+      for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+        bytes.append(contentsOf: utf8[runStart..<index])
+        runStart = index + 1
+        switch byte {
+        case 0x22: bytes.append(contentsOf: [0x5C, 0x22])  // \"
+        case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])  // \\
+        case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+        case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+        case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+        case 0x08: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+        case 0x0C: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+        default:
+          let hex = Array("0123456789abcdef".utf8)
+          bytes.append(contentsOf: [
+            0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)],
+            hex[Int(byte & 0xF)],
+          ])
+        }
       }
+      bytes.append(contentsOf: utf8[runStart...])
     }
-    text.append("\"")
+    bytes.append(UInt8(ascii: "\""))
   }
 
-  mutating func number<T: BinaryInteger>(_ value: T) { text.append(String(value)) }
+  mutating func number<T: BinaryInteger>(_ value: T) {
+    bytes.append(contentsOf: String(value).utf8)
+  }
 
   mutating func array<T>(_ items: [T], _ body: (inout JSONText, T) -> Void) {
-    text.append("[")
+    bytes.append(UInt8(ascii: "["))
     for (index, item) in items.enumerated() {
-      if index > 0 { text.append(",") }
+      if index > 0 { bytes.append(UInt8(ascii: ",")) }
       body(&self, item)
     }
-    text.append("]")
+    bytes.append(UInt8(ascii: "]"))
   }
 
   mutating func object(_ body: (inout Fields) -> Void) {
     var fields = Fields(json: self)
-    text = ""
-    fields.json.text.append("{")
+    bytes = []
+    fields.json.bytes.append(UInt8(ascii: "{"))
     body(&fields)
-    fields.json.text.append("}")
+    fields.json.bytes.append(UInt8(ascii: "}"))
     self = fields.json
   }
 
@@ -101,10 +117,10 @@ struct JSONText {
     init(json: JSONText) { self.json = json }
 
     mutating func field(_ name: String, _ value: (inout JSONText) -> Void) {
-      if count > 0 { json.text.append(",") }
+      if count > 0 { json.bytes.append(UInt8(ascii: ",")) }
       count += 1
       json.string(name)
-      json.text.append(":")
+      json.bytes.append(UInt8(ascii: ":"))
       value(&json)
     }
   }

@@ -7,14 +7,49 @@ public enum RFC3339 {
     let days = seconds.floorDivided(by: 86_400)
     let secondOfDay = Int(seconds - days * 86_400)
     let (year, month, day) = civilDate(daysSinceEpoch: days)
-    var text =
-      "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
-      + "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
+    // Written digit by digit: this runs once per event.
+    var bytes = [UInt8](repeating: 0, count: 30)
+    var length = 0
+    func put(_ value: Int64, _ width: Int) {
+      var value = value
+      for index in stride(from: length + width - 1, through: length, by: -1) {
+        bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
+        value /= 10
+      }
+      length += width
+    }
+    func put(_ character: Unicode.Scalar) {
+      bytes[length] = UInt8(ascii: character)
+      length += 1
+    }
+    guard (0...9999).contains(year) else {
+      var text =
+        "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
+        + "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
+      let digits = min(max(fractionDigits, 0), 9)
+      if digits > 0 { text += "." + pad(Int64(nanoseconds), 9).prefix(digits) }
+      return text + "Z"
+    }
+    put(Int64(year), 4)
+    put("-")
+    put(Int64(month), 2)
+    put("-")
+    put(Int64(day), 2)
+    put("T")
+    put(Int64(secondOfDay / 3600), 2)
+    put(":")
+    put(Int64(secondOfDay / 60 % 60), 2)
+    put(":")
+    put(Int64(secondOfDay % 60), 2)
     let digits = min(max(fractionDigits, 0), 9)
     if digits > 0 {
-      text += "." + pad(Int64(nanoseconds), 9).prefix(digits)
+      put(".")
+      var fraction = Int64(nanoseconds)
+      for _ in digits..<9 { fraction /= 10 }
+      put(fraction, digits)
     }
-    return text + "Z"
+    put("Z")
+    return String(decoding: bytes[..<length], as: UTF8.self)
   }
 
   /// Seconds since the Unix epoch and nanoseconds of `text`, or nil if it is not RFC 3339.

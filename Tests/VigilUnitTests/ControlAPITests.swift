@@ -207,6 +207,10 @@ import Testing
     #expect(
       RFC3339.format(seconds: -1, nanoseconds: 120_000_000, fractionDigits: 3)
         == "1969-12-31T23:59:59.120Z")
+    #expect(
+      RFC3339.format(seconds: 1_700_000_000, nanoseconds: 987_654_321, fractionDigits: 4)
+        == "2023-11-14T22:13:20.9876Z")
+    #expect(RFC3339.format(seconds: 253_402_300_800, fractionDigits: 0) == "10000-01-01T00:00:00Z")
   }
 
   @Test func rfc3339Parses() {

@@ -205,3 +205,15 @@ import Testing
     #expect(abs((monotonicNow + offset) - realNow) < 2_000_000_000)
   }
 }
+
+@Test func hexadecimalMatchesStringRadix16() {
+  var generator = SystemRandomNumberGenerator()
+  for value in [0, 1, 15, 16, UInt64.max]
+    + (0..<200).map({ _ in
+      UInt64.random(in: 0 ... .max, using: &generator)
+        >> UInt64.random(in: 0...63, using: &generator)
+    })
+  {
+    #expect(hexadecimal(value) == "0x" + String(value, radix: 16))
+  }
+}
