@@ -223,7 +223,23 @@ static __always_inline __u32 *vigil_cgroup_endpoint(struct __sk_buff *skb)
 	return NULL;
 }
 
-/* Classifies one packet of `endpoint` in `direction`; returns 1 to pass, 0 to drop. */
+/* The connection-tracking key of `pkt` as seen from its source (forward) or its
+ * destination (reverse). */
+static __always_inline void vigil_ct_key_of(const struct vigil_packet *pkt, __u32 endpoint, bool reverse,
+					    struct vigil_ct_key *key)
+{
+	__builtin_memcpy(key->src, reverse ? pkt->dst : pkt->src, 16);
+	__builtin_memcpy(key->dst, reverse ? pkt->src : pkt->dst, 16);
+	key->sport = reverse ? pkt->dport : pkt->sport;
+	key->dport = reverse ? pkt->sport : pkt->dport;
+	key->protocol = pkt->protocol;
+	__builtin_memset(key->_pad, 0, sizeof(key->_pad));
+	key->endpoint = endpoint;
+}
+
+/* Classifies one packet of `endpoint` in `direction`; returns 1 to pass, 0 to drop.
+ * A packet of a flow the active generation already allowed takes the short path:
+ * the state, one or two connection-tracking lookups and its counter. */
 static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint, __u32 direction, __u32 l3_offset)
 {
 	__u32 zero = 0;
@@ -232,11 +248,30 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 		return 1;
 	__u32 slot = state->slot;
 	__u64 generation = state->generation;
+
+	struct vigil_packet pkt = {};
+	if (vigil_parse(skb, l3_offset, &pkt) != 0)
+		return 1; /* ARP and other non-IP traffic */
+
+	struct vigil_ct_key forward = {};
+	struct vigil_ct_key reverse = {};
+	vigil_ct_key_of(&pkt, endpoint, false, &forward);
+	struct vigil_ct_key *opener = &forward;
+	struct vigil_ct_value *flow = bpf_map_lookup_elem(&vigil_pol_ct, &forward);
+	if (!flow) {
+		vigil_ct_key_of(&pkt, endpoint, true, &reverse);
+		flow = bpf_map_lookup_elem(&vigil_pol_ct, &reverse);
+		opener = &reverse;
+	}
+	if (flow && flow->generation == generation) {
+		vigil_count_packet(slot, flow->counter, skb->len);
+		return 1;
+	}
+
 	void *rules = bpf_map_lookup_elem(&vigil_pol_rules, &slot);
 	void *endpoints = bpf_map_lookup_elem(&vigil_pol_eps, &slot);
 	if (!rules || !endpoints)
 		return 1;
-
 	__u32 ingress_index = endpoint << 1 | VIGIL_DIR_INGRESS;
 	__u32 egress_index = endpoint << 1 | VIGIL_DIR_EGRESS;
 	struct vigil_endpoint_policy *ingress = bpf_map_lookup_elem(endpoints, &ingress_index);
@@ -246,52 +281,22 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 	if (ingress->default_action == VIGIL_ACTION_NONE && egress->default_action == VIGIL_ACTION_NONE)
 		return 1; /* not managed by this generation */
 
-	struct vigil_packet pkt = {};
-	if (vigil_parse(skb, l3_offset, &pkt) != 0)
-		return 1; /* ARP and other non-IP traffic */
-
-	struct vigil_ct_key forward = {};
-	__builtin_memcpy(forward.src, pkt.src, 16);
-	__builtin_memcpy(forward.dst, pkt.dst, 16);
-	forward.sport = pkt.sport;
-	forward.dport = pkt.dport;
-	forward.protocol = pkt.protocol;
-	__builtin_memset(forward._pad, 0, sizeof(forward._pad));
-	forward.endpoint = endpoint;
-
-	struct vigil_ct_key reverse = {};
-	__builtin_memcpy(reverse.src, pkt.dst, 16);
-	__builtin_memcpy(reverse.dst, pkt.src, 16);
-	reverse.sport = pkt.dport;
-	reverse.dport = pkt.sport;
-	reverse.protocol = pkt.protocol;
-	__builtin_memset(reverse._pad, 0, sizeof(reverse._pad));
-	reverse.endpoint = endpoint;
-
-	struct vigil_ct_key *opener = &forward;
-	struct vigil_ct_value *flow = bpf_map_lookup_elem(&vigil_pol_ct, &forward);
-	if (!flow) {
-		flow = bpf_map_lookup_elem(&vigil_pol_ct, &reverse);
-		opener = &reverse;
-	}
 	struct vigil_verdict verdict = {};
 	if (flow) {
-		if (flow->generation != generation) {
-			/* The policy changed: does the new one still allow this flow? */
-			__u32 opened = flow->direction == VIGIL_DIR_INGRESS ? VIGIL_DIR_INGRESS : VIGIL_DIR_EGRESS;
-			struct vigil_endpoint_policy *policy = opened == VIGIL_DIR_INGRESS ? ingress : egress;
-			const __u8 *remote = opened == VIGIL_DIR_INGRESS ? opener->src : opener->dst;
-			vigil_evaluate(rules, policy, endpoint, opened, remote, opener->protocol, opener->dport, &verdict);
-			if (verdict.action == VIGIL_ACTION_DENY) {
-				vigil_count_packet(slot, verdict.counter, skb->len);
-				if (policy->audit)
-					return 1;
-				bpf_map_delete_elem(&vigil_pol_ct, opener);
-				return 0;
-			}
-			flow->generation = generation;
-			flow->counter = verdict.counter;
+		/* The policy changed since the flow was allowed: does the new one still allow it? */
+		__u32 opened = flow->direction == VIGIL_DIR_INGRESS ? VIGIL_DIR_INGRESS : VIGIL_DIR_EGRESS;
+		struct vigil_endpoint_policy *policy = opened == VIGIL_DIR_INGRESS ? ingress : egress;
+		const __u8 *remote = opened == VIGIL_DIR_INGRESS ? opener->src : opener->dst;
+		vigil_evaluate(rules, policy, endpoint, opened, remote, opener->protocol, opener->dport, &verdict);
+		if (verdict.action == VIGIL_ACTION_DENY) {
+			vigil_count_packet(slot, verdict.counter, skb->len);
+			if (policy->audit)
+				return 1;
+			bpf_map_delete_elem(&vigil_pol_ct, opener);
+			return 0;
 		}
+		flow->generation = generation;
+		flow->counter = verdict.counter;
 		vigil_count_packet(slot, flow->counter, skb->len);
 		return 1;
 	}
