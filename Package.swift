@@ -45,7 +45,7 @@ let package = Package(
     .target(name: "GoProcess", dependencies: ["GoRuntime", "GoroutineModel"]),
     .target(name: "AgentConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
     .target(name: "Policy", dependencies: ["CVigilABI", .product(name: "Yams", package: "Yams")]),
-    .target(name: "ControlAPI", exclude: ["openapi.yaml"]),
+    .target(name: "ControlAPI", dependencies: ["GoroutineModel"], exclude: ["openapi.yaml"]),
     .target(name: "ControlHTTP"),
 
     // Loaded programs as Swift types.

@@ -114,7 +114,9 @@ final class GoroutineWatcher: @unchecked Sendable {
     lock.withLock {
       watched.values.filter { pid == nil || $0.inspector.pid == pid }.flatMap { entry in
         let threads = ThreadStates.summary(pid: entry.inspector.pid)
-        return entry.tracker.leaks(policy: policy).map { Self.json($0, threads: threads) }
+        return entry.tracker.leaks(policy: policy).map {
+          GoroutineLeakJSON(report: $0, threads: threads)
+        }
       }.sorted { ($0.pid, $1.count) < ($1.pid, $0.count) }
     }
   }
@@ -229,7 +231,8 @@ final class GoroutineWatcher: @unchecked Sendable {
       if let logged = entry.logged[key], report.count * 2 < logged * 3 { continue }
       entry.logged[key] = report.count
       threads = threads ?? ThreadStates.summary(pid: report.pid)
-      let line = GoroutineLeakLine(time: Self.now(), leak: Self.json(report, threads: threads))
+      let line = GoroutineLeakLine(
+        time: Self.now(), leak: GoroutineLeakJSON(report: report, threads: threads))
       if let bytes = try? WireJSON.encode(line) {
         output.writeNow(String(decoding: bytes, as: UTF8.self))
       }
@@ -248,15 +251,6 @@ final class GoroutineWatcher: @unchecked Sendable {
 
   private static func key(_ group: GoroutineGroupKey) -> String {
     "\(group.waitReason ?? "")|\(group.creationFunction ?? "?")|\(group.creationFile ?? "?"):\(group.creationLine ?? 0)|\(group.blockingFunction ?? "")"
-  }
-
-  static func json(_ report: LeakReport, threads: ThreadSummary?) -> GoroutineLeakJSON {
-    GoroutineLeakJSON(
-      pid: report.pid, creationFunction: report.creationFunction,
-      creationFile: report.creationFile, creationLine: report.creationLine,
-      waitReason: report.waitReason, count: report.count, parkedSeconds: report.parkedSeconds,
-      blockingFunction: report.blockingFunction, growing: report.growing,
-      confirmed: report.confirmed, threads: threads)
   }
 
   private static func now() -> String {

@@ -1,60 +1,32 @@
-/// A group of goroutines suspected (or, with `confirmed`, known) to be leaked: `GET /v1/leaks`
-/// and the `goroutine_leak` lines of the log.
+import GoroutineModel
+
+/// A suspected goroutine leak as served by `GET /v1/leaks` and logged as `goroutine_leak`: the
+/// model's `LeakReport` (its keys, `blockingFunction` null when unknown) plus what the process's
+/// threads were doing in the kernel. The report's fields read through (`leak.count`).
+@dynamicMemberLookup
 public struct GoroutineLeakJSON: Codable, Sendable, Equatable {
-  public var pid: Int32
-  /// The function whose `go` statement created them, and where.
-  public var creationFunction: String
-  public var creationFile: String
-  public var creationLine: Int
-  /// The runtime's own text, e.g. `chan send`.
-  public var waitReason: String
-  public var count: Int
-  /// How long the oldest has been parked without running.
-  public var parkedSeconds: Double
-  /// The first frame of their stacks outside the runtime; null when none was found.
-  public var blockingFunction: String?
-  /// The group grew within `goroutines.growthWindow`.
-  public var growing: Bool
-  /// The Go runtime itself marked them leaked (Go 1.26+ leak profile).
-  public var confirmed: Bool
+  public var report: LeakReport
   /// What the process's threads were doing in the kernel when the leak was seen.
   public var threads: ThreadSummary?
 
-  public init(
-    pid: Int32, creationFunction: String, creationFile: String, creationLine: Int,
-    waitReason: String, count: Int, parkedSeconds: Double, blockingFunction: String?,
-    growing: Bool, confirmed: Bool, threads: ThreadSummary? = nil
-  ) {
-    self.pid = pid
-    self.creationFunction = creationFunction
-    self.creationFile = creationFile
-    self.creationLine = creationLine
-    self.waitReason = waitReason
-    self.count = count
-    self.parkedSeconds = parkedSeconds
-    self.blockingFunction = blockingFunction
-    self.growing = growing
-    self.confirmed = confirmed
+  public init(report: LeakReport, threads: ThreadSummary? = nil) {
+    self.report = report
     self.threads = threads
   }
 
-  private enum CodingKeys: String, CodingKey {
-    case pid, creationFunction, creationFile, creationLine, waitReason, count, parkedSeconds
-    case blockingFunction, growing, confirmed, threads
+  public subscript<T>(dynamicMember field: KeyPath<LeakReport, T>) -> T { report[keyPath: field] }
+
+  private enum Keys: String, CodingKey { case threads }
+
+  public init(from decoder: any Decoder) throws {
+    report = try LeakReport(from: decoder)
+    threads = try decoder.container(keyedBy: Keys.self).decodeIfPresent(
+      ThreadSummary.self, forKey: .threads)
   }
 
   public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: CodingKeys.self)
-    try container.encode(pid, forKey: .pid)
-    try container.encode(creationFunction, forKey: .creationFunction)
-    try container.encode(creationFile, forKey: .creationFile)
-    try container.encode(creationLine, forKey: .creationLine)
-    try container.encode(waitReason, forKey: .waitReason)
-    try container.encode(count, forKey: .count)
-    try container.encode(parkedSeconds, forKey: .parkedSeconds)
-    try container.encode(blockingFunction, forKey: .blockingFunction)  // null, not absent
-    try container.encode(growing, forKey: .growing)
-    try container.encode(confirmed, forKey: .confirmed)
+    try report.encode(to: encoder)
+    var container = encoder.container(keyedBy: Keys.self)
     try container.encodeIfPresent(threads, forKey: .threads)
   }
 }

@@ -1,5 +1,6 @@
 import ControlAPI
 import Foundation
+import GoroutineModel
 import Testing
 
 @Suite struct ControlAPITests {
@@ -262,4 +263,24 @@ import Testing
       #expect(event.jsonLine == expected)
     }
   }
+}
+
+@Test func goroutineLeakJSONHasTheReportKeysAndThreads() throws {
+  let leak = GoroutineLeakJSON(
+    report: LeakReport(
+      pid: 7, creationFunction: "main.leak", creationFile: "main.go", creationLine: 3,
+      waitReason: "chan send", count: 12, parkedSeconds: 61.5, blockingFunction: nil,
+      growing: true, confirmed: false),
+    threads: ThreadSummary(total: 2, byState: ["sleeping in futex": 2]))
+  let object = try #require(
+    try JSONSerialization.jsonObject(with: Data(WireJSON.encode(leak))) as? [String: Any])
+  #expect(
+    Set(object.keys)
+      == [
+        "pid", "creationFunction", "creationFile", "creationLine", "waitReason", "count",
+        "parkedSeconds", "blockingFunction", "growing", "confirmed", "threads",
+      ])
+  #expect(object["blockingFunction"] is NSNull)
+  #expect(leak.count == 12 && leak.waitReason == "chan send")
+  #expect(try WireJSON.decode(GoroutineLeakJSON.self, from: WireJSON.encode(leak)) == leak)
 }
