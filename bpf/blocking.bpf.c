@@ -17,7 +17,7 @@ int BPF_PROG(vigil_switch, bool preempt, struct task_struct *prev, struct task_s
 	struct vigil_settings *settings = vigil_get_settings();
 	if (!settings)
 		return 0;
-	vigil_switch_out(ctx, prev, prev_state, settings);
+	vigil_switch_out(prev, prev_state, settings);
 	vigil_switch_in(next, settings);
 	return 0;
 }
@@ -69,26 +69,6 @@ SEC("tp_btf/hrtimer_expire_exit")
 int BPF_PROG(vigil_hrtimer_exit)
 {
 	vigil_interrupt_exit();
-	return 0;
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
-{
-	if (nr != NR_FUTEX && nr != NR_FUTEX_WAITV && nr != NR_FUTEX_WAIT)
-		return 0;
-	struct vigil_settings *settings = vigil_get_settings();
-	if (settings)
-		vigil_futex_enter(regs, nr, settings);
-	return 0;
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
-{
-	struct vigil_settings *settings = vigil_get_settings();
-	if (settings)
-		vigil_syscall_exit(ctx, ret, settings);
 	return 0;
 }
 

@@ -226,6 +226,11 @@ public final class VigilAgent: Service, Sendable {
         "vigil_stack_failures_total", "counter", "Episodes whose user stack could not be read.",
         Double(counters.stackFailures)),
       Sample(
+        "vigil_resume_work_failures_total", "counter",
+        "Episodes whose record could not be deferred to the thread's return to user space "
+          + "(off-CPU: written at its next switch-out; futex: lost).",
+        Double(counters.resumeWorkFailures)),
+      Sample(
         "vigil_go_processes_watched", "gauge", "Go processes whose goroutines are watched.",
         Double(goroutines.watchedCount)),
       Sample(

@@ -12,11 +12,11 @@ import VigilBPF
 /// kept (never attached twice); a changed program is attached anew before the
 /// old link is let go.
 public final class BlockingProbes: Sendable {
-  /// Map names in `bpf/lib/blocking_maps.h`.
+  /// Map names in `bpf/lib/blocking_maps.h`. Every one is pinned: besides re-adoption, the
+  /// task work in `vigil_resume` runs only while the map has a user-space reference.
   static let mapNames = [
     "vigil_events", "vigil_settings", "vigil_tgids", "vigil_cgroups", "vigil_counters",
-    "vigil_tasks",
-    "vigil_irq_depth",
+    "vigil_tasks", "vigil_irq_depth", "vigil_resume",
   ]
 
   /// The directory holding this probe set's pins.
@@ -63,6 +63,7 @@ public final class BlockingProbes: Sendable {
     }
     self.programs = programs
     self.links = links
+    Self.removeStaleLinks(pinDirectory, keeping: object.programNames)
     events = try BPFPin.open("\(pinDirectory)/vigil_events")
     settingsMap = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_settings"))
     processTargets = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_tgids"))
@@ -112,6 +113,15 @@ public final class BlockingProbes: Sendable {
     let link = try program.attach()
     try link.pin(at: path)
     return (link, false)
+  }
+
+  /// Unpins links of programs this build no longer has (an upgrade that dropped a probe),
+  /// which detaches them.
+  private static func removeStaleLinks(_ directory: String, keeping programs: [String]) {
+    let current = Set(programs.map { "link_\($0)" })
+    for name in BPFPin.list(directory) where name.hasPrefix("link_") && !current.contains(name) {
+      BPFPin.remove("\(directory)/\(name)")
+    }
   }
 
   /// Removes every pin: the programs detach once the last descriptor (this process's) closes.
@@ -170,7 +180,8 @@ public final class BlockingProbes: Sendable {
     }
     return ProbeCounters(
       emitted: try sum(VIGIL_COUNTER_EMITTED), lostRingBuffer: try sum(VIGIL_COUNTER_RB_LOST),
-      stackFailures: try sum(VIGIL_COUNTER_STACK_FAIL))
+      stackFailures: try sum(VIGIL_COUNTER_STACK_FAIL),
+      resumeWorkFailures: try sum(VIGIL_COUNTER_WORK_FAIL))
   }
 
   /// A consumer of the probes' ring buffer; `handler` gets each raw record on the polling thread.

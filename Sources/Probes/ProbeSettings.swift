@@ -57,7 +57,11 @@ public struct ProbeCounters: Sendable, Equatable {
   public var lostRingBuffer: UInt64
   /// Episodes whose user stack could not be read.
   public var stackFailures: UInt64
+  /// Episodes over the threshold whose resume work could not be scheduled: their off-CPU
+  /// record is written at the thread's next switch-out, their futex wait is lost.
+  public var resumeWorkFailures: UInt64
 
   /// No records yet.
-  public static let zero = ProbeCounters(emitted: 0, lostRingBuffer: 0, stackFailures: 0)
+  public static let zero = ProbeCounters(
+    emitted: 0, lostRingBuffer: 0, stackFailures: 0, resumeWorkFailures: 0)
 }

@@ -43,7 +43,7 @@ enum vigil_futex_syscall {
 };
 
 /* A blocking episode (offcpu or futex), with the user stack taken in the
- * thread's own context when it resumed. */
+ * thread's own context on its way back to user space. */
 struct vigil_block_record {
 	__u32 kind;          /* VIGIL_RECORD_OFFCPU or VIGIL_RECORD_FUTEX */
 	__u32 pid;           /* thread group id */
@@ -96,6 +96,7 @@ enum vigil_counter {
 	VIGIL_COUNTER_EMITTED = 0,    /* records written to the ring buffer */
 	VIGIL_COUNTER_RB_LOST = 1,    /* records lost because the ring buffer was full */
 	VIGIL_COUNTER_STACK_FAIL = 2, /* episodes whose stack could not be read */
+	VIGIL_COUNTER_WORK_FAIL = 3,  /* episodes whose resume work could not be scheduled */
 	VIGIL_COUNTER_MAX = 4,
 };
 

@@ -21,7 +21,7 @@ struct task_struct {
 	struct task_struct *group_leader;
 } __attribute__((preserve_access_index));
 
-/* x86-64 user register frame, as saved on syscall entry. */
+/* x86-64 user register frame, as saved on kernel entry (ax: a syscall's return value). */
 struct pt_regs {
 	unsigned long di;
 	unsigned long si;
@@ -29,10 +29,20 @@ struct pt_regs {
 	unsigned long r10;
 	unsigned long r8;
 	unsigned long r9;
+	unsigned long ax;
 	unsigned long orig_ax;
 } __attribute__((preserve_access_index));
 
 struct linux_binprm;
+
+/* A task-work slot in a map value (kernel 6.18+, see vigil_offcpu_work). */
+struct bpf_task_work {
+	__u64 __opaque;
+};
+
+/* Opaque here; complete (not forward) so kfunc prototypes match the kernel's. */
+struct bpf_map {
+} __attribute__((preserve_access_index));
 
 /* The network namespace of a packet's device (tc programs). */
 struct net {

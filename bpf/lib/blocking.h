@@ -5,12 +5,14 @@
  * Off-CPU: a targeted thread that switches out asleep (interruptible or
  * uninterruptible) gets a timestamp; whoever wakes it is noted; when it is
  * switched back in and the episode passed the threshold, the episode becomes
- * pending. Its user stack is unchanged until it returns to user space, so the
- * record is written at its syscall exit, in its own context, where the stack
- * can be read. Only episodes over the threshold pay for a stack.
+ * pending. Its user stack is unchanged until it returns to user space, so a
+ * task work scheduled at switch-in writes the record on its way back, in its
+ * own context, where the stack can be read. Only episodes over the threshold
+ * pay for a stack, and nothing runs on other threads' syscalls.
  *
- * Futex: the wait is timed from syscall entry to exit; the outcome comes from
- * the return value.
+ * Futex: the wait is timed from entry to exit of the futex syscalls (fentry
+ * and fexit, so other syscalls pay nothing); the outcome comes from the return
+ * value.
  */
 #ifndef VIGIL_BLOCKING_H
 #define VIGIL_BLOCKING_H
@@ -24,16 +26,24 @@
 #define FUTEX_LOCK_PI2 13
 #define FUTEX_CMD_MASK 127
 
-#define NR_FUTEX 202
-#define NR_FUTEX_WAITV 449
-#define NR_FUTEX_WAIT 455
-
 #define EINTR 4
+#define EBUSY 16
 #define ETIMEDOUT 110
 #define ERESTARTSYS 512
 #define ERESTARTNOINTR 513
 #define ERESTARTNOHAND 514
 #define ERESTART_RESTARTBLOCK 516
+
+#define NR_FUTEX 202
+#define NR_RESTART_SYSCALL 219
+#define NR_FUTEX_WAITV 449
+#define NR_FUTEX_WAIT 455
+
+extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct bpf_task_work *tw,
+					      void *map__map,
+					      int (*callback)(struct bpf_map *map, void *key,
+							      void *value),
+					      void *aux__prog) __ksym;
 
 static __always_inline void vigil_count(__u32 counter)
 {
@@ -84,7 +94,7 @@ static __always_inline void vigil_submit(void *record, const struct vigil_settin
 
 /* Reserve a block record for the current thread, filled with its identity and stack. */
 static __always_inline struct vigil_block_record *
-vigil_reserve_block(void *ctx, __u32 kind, __u64 id, const struct vigil_task_state *task,
+vigil_reserve_block(__u32 kind, __u64 id, const struct vigil_task_state *task,
 		    const struct vigil_settings *settings)
 {
 	struct vigil_block_record *rec = bpf_ringbuf_reserve(&vigil_events, sizeof(*rec), 0);
@@ -103,7 +113,8 @@ vigil_reserve_block(void *ctx, __u32 kind, __u64 id, const struct vigil_task_sta
 		depth = VIGIL_MAX_STACK_DEPTH;
 	long bytes = 0;
 	if (depth > 0)
-		bytes = bpf_get_stack(ctx, rec->stack, depth * sizeof(__u64), BPF_F_USER_STACK);
+		bytes = bpf_get_task_stack(bpf_get_current_task_btf(), rec->stack,
+					   depth * sizeof(__u64), BPF_F_USER_STACK);
 	if (bytes < 0)
 		vigil_count(VIGIL_COUNTER_STACK_FAIL);
 	rec->stack_bytes = bytes;
@@ -111,14 +122,14 @@ vigil_reserve_block(void *ctx, __u32 kind, __u64 id, const struct vigil_task_sta
 }
 
 /* Write the pending off-CPU episode of the current thread, if any. */
-static __always_inline void vigil_flush_offcpu(void *ctx, __u64 id, struct vigil_task_state *task,
+static __always_inline void vigil_flush_offcpu(__u64 id, struct vigil_task_state *task,
 					       const struct vigil_settings *settings)
 {
 	if (!task->has_pending)
 		return;
 	task->has_pending = 0;
 
-	struct vigil_block_record *rec = vigil_reserve_block(ctx, VIGIL_RECORD_OFFCPU, id, task, settings);
+	struct vigil_block_record *rec = vigil_reserve_block(VIGIL_RECORD_OFFCPU, id, task, settings);
 	if (!rec)
 		return;
 	rec->start_ns = task->pend_start;
@@ -135,13 +146,52 @@ static __always_inline void vigil_flush_offcpu(void *ctx, __u64 id, struct vigil
 	vigil_submit(rec, settings);
 }
 
+static __always_inline bool vigil_futex_op_waits(__u32 op)
+{
+	__u32 cmd = op & FUTEX_CMD_MASK;
+	return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET || cmd == FUTEX_LOCK_PI ||
+	       cmd == FUTEX_WAIT_REQUEUE_PI || cmd == FUTEX_LOCK_PI2;
+}
+
+/* A thread going to sleep inside a futex wait syscall starts timing the wait;
+ * its saved user registers name the syscall and its arguments. A wait that
+ * sleeps again (spurious wake-up) keeps its start. */
+static __always_inline void vigil_futex_sleep(struct task_struct *prev, struct vigil_task_state *task)
+{
+	if (task->in_futex)
+		return;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	__u64 nr = BPF_CORE_READ(regs, orig_ax);
+	__u32 syscall;
+	__u32 op;
+	if (nr == NR_FUTEX) {
+		op = BPF_CORE_READ(regs, si);
+		if (!vigil_futex_op_waits(op))
+			return;
+		syscall = VIGIL_FUTEX_SYS_FUTEX;
+	} else if (nr == NR_FUTEX_WAITV) {
+		op = BPF_CORE_READ(regs, dx); /* flags */
+		syscall = VIGIL_FUTEX_SYS_WAITV;
+	} else if (nr == NR_FUTEX_WAIT) {
+		op = BPF_CORE_READ(regs, r10); /* flags */
+		syscall = VIGIL_FUTEX_SYS_WAIT;
+	} else {
+		return;
+	}
+	task->in_futex = 1;
+	task->futex_syscall = syscall;
+	task->futex_op = op;
+	task->futex_uaddr = BPF_CORE_READ(regs, di);
+	task->futex_since = bpf_ktime_get_ns();
+}
+
 /* sched_switch, outgoing side (prev is current): start an episode for a
  * targeted thread going to sleep. */
-static __always_inline void vigil_switch_out(void *ctx, struct task_struct *prev, __u32 prev_state,
+static __always_inline void vigil_switch_out(struct task_struct *prev, __u32 prev_state,
 					     const struct vigil_settings *settings)
 {
 	__u32 state = prev_state & (VIGIL_STATE_INTERRUPTIBLE | VIGIL_STATE_UNINTERRUPTIBLE);
-	if (!(state & settings->state_mask))
+	if (!state)
 		return;
 
 	__u64 id = bpf_get_current_pid_tgid();
@@ -153,40 +203,137 @@ static __always_inline void vigil_switch_out(void *ctx, struct task_struct *prev
 		bpf_task_storage_get(&vigil_tasks, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!task)
 		return;
-	/* An episode that never reached a syscall exit (page fault, preemption
-	 * path) is written now, with the stack the thread has here. */
-	vigil_flush_offcpu(ctx, id, task, settings);
+	/* An episode whose task work has not run (it could not be scheduled,
+	 * or the thread sleeps again before leaving the kernel) is written now,
+	 * with the stack the thread has here: it has not been back to user
+	 * space since. */
+	vigil_flush_offcpu(id, task, settings);
 
-	task->off_since = bpf_ktime_get_ns();
-	task->off_state = state;
 	task->target_id = target->target_id;
 	task->waker_pid = 0;
 	task->waker_tid = 0;
 	task->waker_comm[0] = 0;
+	vigil_futex_sleep(prev, task);
+	if (state & settings->state_mask) {
+		task->off_since = bpf_ktime_get_ns();
+		task->off_state = state;
+	}
 }
 
-/* sched_switch, incoming side: close the episode of `next`. */
+static __always_inline __u32 vigil_futex_outcome(long ret, __u64 nr)
+{
+	/* A restarted syscall has its number back in the return register. */
+	if (ret == nr || ret == NR_RESTART_SYSCALL)
+		return VIGIL_FUTEX_INTERRUPTED;
+	if (ret >= 0)
+		return VIGIL_FUTEX_WOKEN;
+	if (ret == -ETIMEDOUT)
+		return VIGIL_FUTEX_TIMED_OUT;
+	if (ret == -EINTR || ret == -ERESTARTSYS || ret == -ERESTARTNOINTR ||
+	    ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK)
+		return VIGIL_FUTEX_INTERRUPTED;
+	return VIGIL_FUTEX_ERROR;
+}
+
+/* Write the current thread's futex wait, now that its syscall has returned. */
+static __always_inline void vigil_flush_futex(__u64 id, struct vigil_task_state *task,
+					      const struct vigil_settings *settings)
+{
+	if (!task->in_futex)
+		return;
+	task->in_futex = 0;
+
+	struct vigil_block_record *rec = vigil_reserve_block(VIGIL_RECORD_FUTEX, id, task, settings);
+	if (!rec)
+		return;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long ret = BPF_CORE_READ(regs, ax);
+	rec->start_ns = task->futex_since;
+	rec->duration_ns = bpf_ktime_get_ns() - task->futex_since;
+	rec->state = 0;
+	/* The waker of the thread's last sleep, which was this wait. */
+	rec->waker_pid = task->waker_pid;
+	rec->waker_tid = task->waker_tid;
+	__builtin_memcpy(rec->waker_comm, task->waker_comm, sizeof(rec->waker_comm));
+	rec->futex_op = task->futex_op;
+	rec->futex_uaddr = task->futex_uaddr;
+	rec->futex_ret = ret;
+	rec->futex_outcome = vigil_futex_outcome(ret, BPF_CORE_READ(regs, orig_ax));
+	rec->futex_syscall = task->futex_syscall;
+	vigil_submit(rec, settings);
+}
+
+/* Task work, in the thread's own context on its way back to user space:
+ * write its pending episodes with the stack it blocked with. */
+static int vigil_resume_work(struct bpf_map *map, void *key, void *value)
+{
+	struct vigil_settings *settings = vigil_get_settings();
+	if (!settings)
+		return 0;
+	struct vigil_task_state *task =
+		bpf_task_storage_get(&vigil_tasks, bpf_get_current_task_btf(), 0, 0);
+	if (!task)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	vigil_flush_futex(id, task, settings);
+	vigil_flush_offcpu(id, task, settings);
+	return 0;
+}
+
+/* Have `next` write its pending episodes when it returns to user space;
+ * false if that could not be arranged. Work already scheduled and not yet
+ * run (-EBUSY) will write them. */
+static __always_inline bool vigil_schedule_resume_work(struct task_struct *next)
+{
+	__u32 tid = next->pid;
+	struct vigil_resume_slot *slot = bpf_map_lookup_elem(&vigil_resume, &tid);
+	if (!slot) {
+		struct vigil_resume_slot fresh = {};
+		bpf_map_update_elem(&vigil_resume, &tid, &fresh, BPF_NOEXIST);
+		slot = bpf_map_lookup_elem(&vigil_resume, &tid);
+		if (!slot)
+			return false;
+	}
+	long err = bpf_task_work_schedule_resume_impl(next, &slot->work, &vigil_resume,
+						      vigil_resume_work, NULL);
+	return err == 0 || err == -EBUSY;
+}
+
+/* sched_switch, incoming side: close the episodes of `next`; those over
+ * their threshold are written by a task work when it leaves the kernel. */
 static __always_inline void vigil_switch_in(struct task_struct *next,
 					    const struct vigil_settings *settings)
 {
 	struct vigil_task_state *task = bpf_task_storage_get(&vigil_tasks, next, 0, 0);
-	if (!task || !task->off_since)
+	if (!task)
 		return;
 
 	__u64 now = bpf_ktime_get_ns();
-	__u64 duration = now - task->off_since;
-	__u64 since = task->off_since;
-	task->off_since = 0;
-	if (duration < settings->offcpu_min_ns)
+	if (task->off_since) {
+		__u64 duration = now - task->off_since;
+		if (duration >= settings->offcpu_min_ns) {
+			task->pend_start = task->off_since;
+			task->pend_duration = duration;
+			task->pend_state = task->off_state;
+			task->pend_waker_pid = task->waker_pid;
+			task->pend_waker_tid = task->waker_tid;
+			__builtin_memcpy(task->pend_waker_comm, task->waker_comm,
+					 sizeof(task->waker_comm));
+			task->has_pending = 1;
+		}
+		task->off_since = 0;
+	}
+	/* A short futex sleep is forgotten; a wait that sleeps again starts over. */
+	if (task->in_futex && now - task->futex_since < settings->futex_min_ns)
+		task->in_futex = 0;
+	if (!task->has_pending && !task->in_futex)
 		return;
-
-	task->pend_start = since;
-	task->pend_duration = duration;
-	task->pend_state = task->off_state;
-	task->pend_waker_pid = task->waker_pid;
-	task->pend_waker_tid = task->waker_tid;
-	__builtin_memcpy(task->pend_waker_comm, task->waker_comm, sizeof(task->waker_comm));
-	task->has_pending = 1;
+	if (vigil_schedule_resume_work(next))
+		return;
+	/* The off-CPU episode is written at the next switch-out instead; the
+	 * futex wait's outcome would be gone by then. */
+	vigil_count(VIGIL_COUNTER_WORK_FAIL);
+	task->in_futex = 0;
 }
 
 /* Interrupt handlers (hard irq, softirq, hrtimer callbacks) entered and not
@@ -218,12 +365,12 @@ static __always_inline bool vigil_in_interrupt(void)
 	return depth && *depth > 0;
 }
 
-/* sched_waking: the current task wakes `p`; note it if `p` is in an episode.
- * Wake-ups from interrupt context (timers, devices) have no waker task. */
+/* sched_waking: the current task wakes `p`; note it if `p` is asleep in an
+ * episode. Wake-ups from interrupt context (timers, devices) have no waker task. */
 static __always_inline void vigil_note_waker(struct task_struct *p)
 {
 	struct vigil_task_state *task = bpf_task_storage_get(&vigil_tasks, p, 0, 0);
-	if (!task || !task->off_since)
+	if (!task || (!task->off_since && !task->in_futex))
 		return;
 	if (vigil_in_interrupt()) {
 		task->waker_pid = 0;
@@ -237,103 +384,12 @@ static __always_inline void vigil_note_waker(struct task_struct *p)
 	bpf_get_current_comm(task->waker_comm, sizeof(task->waker_comm));
 }
 
-static __always_inline bool vigil_futex_op_waits(__u32 op)
-{
-	__u32 cmd = op & FUTEX_CMD_MASK;
-	return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET || cmd == FUTEX_LOCK_PI ||
-	       cmd == FUTEX_WAIT_REQUEUE_PI || cmd == FUTEX_LOCK_PI2;
-}
-
-/* sys_enter: start timing a futex wait of a targeted thread. */
-static __always_inline void vigil_futex_enter(struct pt_regs *regs, long nr,
-					      const struct vigil_settings *settings)
-{
-	__u32 syscall;
-	__u64 uaddr = BPF_CORE_READ(regs, di);
-	__u32 op;
-	if (nr == NR_FUTEX) {
-		op = BPF_CORE_READ(regs, si);
-		if (!vigil_futex_op_waits(op))
-			return;
-		syscall = VIGIL_FUTEX_SYS_FUTEX;
-	} else if (nr == NR_FUTEX_WAITV) {
-		op = BPF_CORE_READ(regs, dx); /* flags */
-		syscall = VIGIL_FUTEX_SYS_WAITV;
-	} else if (nr == NR_FUTEX_WAIT) {
-		op = BPF_CORE_READ(regs, r10); /* flags */
-		syscall = VIGIL_FUTEX_SYS_WAIT;
-	} else {
-		return;
-	}
-
-	__u64 id = bpf_get_current_pid_tgid();
-	struct vigil_target *target = vigil_current_target(id >> 32, settings);
-	if (!target)
-		return;
-	struct vigil_task_state *task = bpf_task_storage_get(
-		&vigil_tasks, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!task)
-		return;
-	task->target_id = target->target_id;
-	task->in_futex = 1;
-	task->futex_syscall = syscall;
-	task->futex_op = op;
-	task->futex_uaddr = uaddr;
-	task->futex_since = bpf_ktime_get_ns();
-}
-
-static __always_inline __u32 vigil_futex_outcome(long ret)
-{
-	if (ret >= 0)
-		return VIGIL_FUTEX_WOKEN;
-	if (ret == -ETIMEDOUT)
-		return VIGIL_FUTEX_TIMED_OUT;
-	if (ret == -EINTR || ret == -ERESTARTSYS || ret == -ERESTARTNOINTR ||
-	    ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK)
-		return VIGIL_FUTEX_INTERRUPTED;
-	return VIGIL_FUTEX_ERROR;
-}
-
-/* sys_exit: write what the thread has pending, now that its stack is readable. */
-static __always_inline void vigil_syscall_exit(void *ctx, long ret,
-					       const struct vigil_settings *settings)
-{
-	struct vigil_task_state *task =
-		bpf_task_storage_get(&vigil_tasks, bpf_get_current_task_btf(), 0, 0);
-	if (!task)
-		return;
-	__u64 id = bpf_get_current_pid_tgid();
-	vigil_flush_offcpu(ctx, id, task, settings);
-
-	if (!task->in_futex)
-		return;
-	task->in_futex = 0;
-	__u64 now = bpf_ktime_get_ns();
-	__u64 duration = now - task->futex_since;
-	if (duration < settings->futex_min_ns)
-		return;
-
-	struct vigil_block_record *rec = vigil_reserve_block(ctx, VIGIL_RECORD_FUTEX, id, task, settings);
-	if (!rec)
-		return;
-	rec->start_ns = task->futex_since;
-	rec->duration_ns = duration;
-	rec->state = 0;
-	/* The waker of the thread's last sleep, which was this wait. */
-	rec->waker_pid = task->waker_pid;
-	rec->waker_tid = task->waker_tid;
-	__builtin_memcpy(rec->waker_comm, task->waker_comm, sizeof(rec->waker_comm));
-	rec->futex_op = task->futex_op;
-	rec->futex_uaddr = task->futex_uaddr;
-	rec->futex_ret = ret;
-	rec->futex_outcome = vigil_futex_outcome(ret);
-	rec->futex_syscall = task->futex_syscall;
-	vigil_submit(rec, settings);
-}
-
-/* sched_process_exit: a targeted process's last thread leaves the target set. */
+/* sched_process_exit: the thread's task-work slot goes; a targeted process's
+ * last thread leaves the target set. */
 static __always_inline void vigil_process_exit(struct task_struct *p, bool group_dead)
 {
+	__u32 tid = p->pid;
+	bpf_map_delete_elem(&vigil_resume, &tid);
 	if (!group_dead)
 		return;
 	__u32 tgid = BPF_CORE_READ(p, tgid);

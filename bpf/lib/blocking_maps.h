@@ -49,6 +49,21 @@ struct {
 	__type(value, __u32);
 } vigil_irq_depth SEC(".maps");
 
+/* Per thread: the task work that writes its pending off-CPU episode when it
+ * returns to user space. Only threads with an episode over the threshold get
+ * an entry; vigil_exit removes it. */
+struct vigil_resume_slot {
+	struct bpf_task_work work;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct vigil_resume_slot);
+} vigil_resume SEC(".maps");
+
 /* Per-thread episode state; freed by the kernel when the thread exits. */
 struct vigil_task_state {
 	__u64 off_since;     /* CLOCK_MONOTONIC at switch-out, 0 while on CPU */
@@ -59,7 +74,8 @@ struct vigil_task_state {
 	char waker_comm[VIGIL_COMM_LEN];
 
 	/* An off-CPU episode over the threshold, reported when the thread next
-	 * runs in its own context (syscall exit or next switch-out). */
+	 * runs in its own context (on its way back to user space, or at its next
+	 * switch-out). */
 	__u64 pend_start;
 	__u64 pend_duration;
 	__u32 pend_state;
