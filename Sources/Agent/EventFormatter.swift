@@ -12,6 +12,13 @@ public struct EventFormatter: Sendable {
   public func event(for episode: BlockingEpisode, frames: [Frame], wallClockOffset: Int64)
     -> BlockingEventJSON
   {
+    event(for: episode, stack: render(frames), wallClockOffset: wallClockOffset)
+  }
+
+  /// The event for `episode`, with its stack already rendered.
+  func event(for episode: BlockingEpisode, stack: StackCache.Rendered, wallClockOffset: Int64)
+    -> BlockingEventJSON
+  {
     let wallNanoseconds = Int64(bitPattern: episode.startMonotonicNanoseconds) &+ wallClockOffset
     return BlockingEventJSON(
       time: RFC3339.format(
@@ -29,6 +36,13 @@ public struct EventFormatter: Sendable {
           uaddr: hexadecimal($0.address), op: $0.operationName,
           outcome: $0.outcome.rawValue)
       },
+      stack: stack.stack,
+      frames: stack.frames)
+  }
+
+  /// A symbolized stack as events carry it: names, and frames with addresses.
+  func render(_ frames: [Frame]) -> StackCache.Rendered {
+    StackCache.Rendered(
       stack: frames.map { $0.function ?? Self.unnamed($0) },
       frames: frames.map {
         .init(

@@ -40,7 +40,7 @@ public final class EventHub: Sendable {
 
   private struct State {
     var subscribers: [ObjectIdentifier: Subscription] = [:]
-    var recent: [(BlockingEventJSON, String)] = []
+    var recent: [(BlockingEventJSON, String?)] = []
     var recentStart = 0
     var lostSubscribers: UInt64 = 0
   }
@@ -61,8 +61,9 @@ public final class EventHub: Sendable {
     }
   }
 
-  /// Delivers one event (its JSON line already encoded).
-  public func publish(_ event: BlockingEventJSON, line: String) {
+  /// Delivers one event. `line` is its JSON line when already encoded; otherwise it is encoded
+  /// only if a subscriber wants the event, or later if a client asks for recent events.
+  public func publish(_ event: BlockingEventJSON, line: String? = nil) {
     state.withLock { state in
       if state.recent.count < recentCapacity {
         state.recent.append((event, line))
@@ -70,8 +71,10 @@ public final class EventHub: Sendable {
         state.recent[state.recentStart] = (event, line)
         state.recentStart = (state.recentStart + 1) % recentCapacity
       }
+      var encoded = line
       for subscriber in state.subscribers.values where subscriber.filter.accepts(event) {
-        subscriber.queue.push(line)
+        if encoded == nil { encoded = event.jsonLine }
+        subscriber.queue.push(encoded!)
       }
     }
   }
@@ -79,11 +82,9 @@ public final class EventHub: Sendable {
   /// The buffered recent events that pass `filter`, oldest first, at most `limit`.
   public func recent(_ filter: Filter, limit: Int) -> [String] {
     let ordered = state.withLock { state in
-      Array(state.recent[state.recentStart...] + state.recent[..<state.recentStart]).map {
-        ($0.0, $0.1)
-      }
+      Array(state.recent[state.recentStart...] + state.recent[..<state.recentStart])
     }
-    return ordered.filter { filter.accepts($0.0) }.suffix(limit).map(\.1)
+    return ordered.filter { filter.accepts($0.0) }.suffix(limit).map { $0.1 ?? $0.0.jsonLine }
   }
 
   /// Starts a stream of events passing `filter`.

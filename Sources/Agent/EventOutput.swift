@@ -27,6 +27,9 @@ public final class EventOutput: @unchecked Sendable {
 
   private init(handle: FileHandle?) { self.handle = handle }
 
+  /// False when lines go nowhere (`none`).
+  var isEnabled: Bool { handle != nil }
+
   /// Buffers one line; `flush` writes it.
   func write(_ line: String) {
     guard handle != nil else { return }

@@ -30,6 +30,8 @@ public final class EventPipeline: Sendable {
   private let running = LockedValue(false)
   private let activeThreads = LockedValue(0)
   private let formatter = EventFormatter()
+  /// Used by the processor thread only.
+  private let stacks = LockedValue(StackCache())
   /// The goroutine a thread of a Go process ran at its last snapshot, when known.
   private let goroutineOf: @Sendable (_ pid: Int32, _ tid: Int32) -> Int64?
 
@@ -96,25 +98,38 @@ public final class EventPipeline: Sendable {
 
   private func process(_ batch: [ProbeRecord]) {
     let offset = EventFormatter.wallClockOffset()
-    for record in batch {
-      switch record {
-      case .blocking(let episode):
-        let frames = symbolizer.symbolize(
-          pid: episode.pid, addresses: episode.stack, returnAddresses: true)
-        var event = formatter.event(for: episode, frames: frames, wallClockOffset: offset)
-        event.goroutine = goroutineOf(episode.pid, episode.tid)
-        let line = formatter.line(event)
-        output.write(line)
-        hub.publish(event, line: line)
-        counters.withLock { $0.emitted += 1 }
-      case .exec(let pid, _):
-        symbolizer.forget(pid: pid)
-        registry.processExecuted(pid: pid)
-      case .exit(let pid, _, _):
-        symbolizer.forget(pid: pid)
-        registry.processExited(pid: pid)
+    var emitted: UInt64 = 0
+    stacks.withLock { stacks in
+      for record in batch {
+        switch record {
+        case .blocking(let episode):
+          let stack = stacks.rendered(pid: episode.pid, addresses: episode.stack) {
+            formatter.render(
+              symbolizer.symbolize(
+                pid: episode.pid, addresses: episode.stack, returnAddresses: true))
+          }
+          var event = formatter.event(for: episode, stack: stack, wallClockOffset: offset)
+          event.goroutine = goroutineOf(episode.pid, episode.tid)
+          // Encoded here only when logged; the hub encodes for the API on demand.
+          let line = output.isEnabled ? formatter.line(event) : nil
+          if let line { output.write(line) }
+          hub.publish(event, line: line)
+          emitted += 1
+        case .exec(let pid, _):
+          forget(pid, in: &stacks)
+          registry.processExecuted(pid: pid)
+        case .exit(let pid, _, _):
+          forget(pid, in: &stacks)
+          registry.processExited(pid: pid)
+        }
       }
     }
+    counters.withLock { $0.emitted += emitted }
     output.flush()
+  }
+
+  private func forget(_ pid: Int32, in stacks: inout StackCache) {
+    symbolizer.forget(pid: pid)
+    stacks.forget(pid: pid)
   }
 }
