@@ -6,8 +6,9 @@
  *       Prints its pid and thread ids as one JSON line, waits for a line on
  *       stdin, then runs ROUNDS rounds of: a thread sleeping 200 ms; a thread
  *       waiting on a futex another thread releases after 300 ms; a thread
- *       blocked reading a pipe another thread writes after 250 ms.
- *       Prints "done" and exits.
+ *       blocked reading a pipe another thread writes after 250 ms; a thread
+ *       whose futex wait times out after 150 ms; a thread whose futex wait a
+ *       signal interrupts after about 200 ms. Prints "done" and exits.
  *   vigil-workload pingpong PAIRS SECONDS
  *       PAIRS thread pairs bounce a byte over pipes for SECONDS; prints the
  *       total round trips per second.
@@ -16,7 +17,9 @@
  */
 #define _GNU_SOURCE
 #include <linux/futex.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,8 +33,9 @@
 
 static int rounds = 1;
 static pthread_barrier_t start_barrier;
-static atomic_int tids[5];
-enum { SLEEPER, FUTEX_WAITER, FUTEX_WAKER, PIPE_READER, PIPE_WRITER };
+enum { SLEEPER, FUTEX_WAITER, FUTEX_WAKER, PIPE_READER, PIPE_WRITER, FUTEX_TIMEOUT,
+       FUTEX_INTERRUPTED, THREADS };
+static atomic_int tids[THREADS];
 
 static void sleep_ms(long ms)
 {
@@ -133,34 +137,90 @@ static NOINLINE void *workload_pipe_writer(void *arg)
 	return NULL;
 }
 
+/* --- futex outcomes: a wait that times out, one a signal interrupts --- */
+
+static _Atomic uint32_t silent_word; /* never changes: every wait on it ends another way */
+static _Atomic int interrupted_rounds;
+static pthread_t interrupted_thread;
+
+static NOINLINE long workload_futex_wait_timeout(void)
+{
+	struct timespec timeout = { .tv_sec = 0, .tv_nsec = 150 * 1000000L };
+	return syscall(SYS_futex, &silent_word, FUTEX_WAIT_PRIVATE, 0, &timeout, NULL, 0);
+}
+
+static NOINLINE void *workload_futex_timeout(void *arg)
+{
+	(void)arg;
+	atomic_store(&tids[FUTEX_TIMEOUT], gettid_now());
+	pthread_barrier_wait(&start_barrier);
+	for (int i = 0; i < rounds; i++) {
+		workload_futex_wait_timeout();
+		/* Interrupt the other waiter about 50 ms later, again until it noticed. */
+		sleep_ms(50);
+		while (atomic_load(&interrupted_rounds) == i) {
+			pthread_kill(interrupted_thread, SIGUSR1);
+			sleep_ms(100);
+		}
+		sleep_ms(300);
+	}
+	return NULL;
+}
+
+static void on_signal(int signal) { (void)signal; }
+
+static NOINLINE void workload_futex_wait_interrupted(void)
+{
+	while (syscall(SYS_futex, &silent_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0) != -1 ||
+	       errno != EINTR) {
+	}
+}
+
+static NOINLINE void *workload_futex_interrupted(void *arg)
+{
+	(void)arg;
+	atomic_store(&tids[FUTEX_INTERRUPTED], gettid_now());
+	pthread_barrier_wait(&start_barrier);
+	for (int i = 0; i < rounds; i++) {
+		workload_futex_wait_interrupted();
+		atomic_store(&interrupted_rounds, i + 1);
+	}
+	return NULL;
+}
+
 static int run_blocking(void)
 {
-	void *(*bodies[5])(void *) = { workload_sleeper, workload_futex_waiter, workload_futex_waker,
-				       workload_pipe_reader, workload_pipe_writer };
-	pthread_t threads[5];
+	void *(*bodies[THREADS])(void *) = { workload_sleeper,      workload_futex_waiter,
+					     workload_futex_waker,  workload_pipe_reader,
+					     workload_pipe_writer,  workload_futex_timeout,
+					     workload_futex_interrupted };
+	pthread_t threads[THREADS];
 	if (pipe(pipe_fds) != 0) {
 		perror("pipe");
 		return 1;
 	}
-	pthread_barrier_init(&start_barrier, NULL, 6);
-	for (int i = 0; i < 5; i++)
+	/* No SA_RESTART: an interrupted futex wait returns EINTR. */
+	struct sigaction action = { .sa_handler = on_signal };
+	sigaction(SIGUSR1, &action, NULL);
+	pthread_barrier_init(&start_barrier, NULL, THREADS + 1);
+	for (int i = 0; i < THREADS; i++)
 		pthread_create(&threads[i], NULL, bodies[i], NULL);
-	while (atomic_load(&tids[PIPE_WRITER]) == 0 || atomic_load(&tids[SLEEPER]) == 0 ||
-	       atomic_load(&tids[FUTEX_WAITER]) == 0 || atomic_load(&tids[FUTEX_WAKER]) == 0 ||
-	       atomic_load(&tids[PIPE_READER]) == 0)
-		sleep_ms(1);
+	interrupted_thread = threads[FUTEX_INTERRUPTED];
+	for (int i = 0; i < THREADS; i++)
+		while (atomic_load(&tids[i]) == 0)
+			sleep_ms(1);
 
 	printf("{\"pid\":%d,\"sleeper\":%d,\"futexWaiter\":%d,\"futexWaker\":%d,"
-	       "\"pipeReader\":%d,\"pipeWriter\":%d}\n",
+	       "\"pipeReader\":%d,\"pipeWriter\":%d,\"futexTimeout\":%d,\"futexInterrupted\":%d}\n",
 	       getpid(), tids[SLEEPER], tids[FUTEX_WAITER], tids[FUTEX_WAKER], tids[PIPE_READER],
-	       tids[PIPE_WRITER]);
+	       tids[PIPE_WRITER], tids[FUTEX_TIMEOUT], tids[FUTEX_INTERRUPTED]);
 	fflush(stdout);
 
 	char line[64];
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
 	pthread_barrier_wait(&start_barrier);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < THREADS; i++)
 		pthread_join(threads[i], NULL);
 	printf("done\n");
 	fflush(stdout);

@@ -99,6 +99,16 @@ final class BlockingProbesTests: XCTestCase {
     XCTAssertEqual(futexWait.futex?.operationName, "FUTEX_WAIT_PRIVATE")
     XCTAssertEqual(futexWait.waker?.tid, threads.futexWaker)
 
+    let timedOut = episodes.filter { $0.kind == .futex && $0.tid == threads.futexTimeout }
+    XCTAssertTrue(
+      timedOut.contains {
+        $0.futex?.outcome == .timedOut && abs(Double($0.durationNanoseconds) / 1e6 - 150) <= 30
+      }, "timed-out futex waits: \(timedOut)")
+    let interrupted = episodes.filter { $0.kind == .futex && $0.tid == threads.futexInterrupted }
+    // The kernel's own return value (-ERESTARTSYS), before signal delivery turns it into EINTR.
+    XCTAssertTrue(
+      interrupted.contains { $0.futex?.outcome == .interrupted }, "interrupted: \(interrupted)")
+
     let pipeReads = episodes.filter { $0.kind == .offcpu && $0.tid == threads.pipeReader }
     let pipeRead = try XCTUnwrap(
       pipeReads.first { abs(Double($0.durationNanoseconds) / 1e6 - 250) <= 50 },
@@ -110,5 +120,21 @@ final class BlockingProbesTests: XCTestCase {
       collector.all.contains(.exit(pid: target.pid, targetID: 7, comm: "vigil-workload")))
     XCTAssertEqual(try probes.watchedProcesses()[target.pid], nil, "exited process still targeted")
     print("episodes: \(episodes.count)")
+  }
+
+  /// An upgrade that drops a probe: the old build's link pin of a program this build lacks is
+  /// removed (which detaches it) when the probes are opened.
+  func testLinksOfProgramsThisBuildLacksAreUnpinned() throws {
+    let logger = Logger(label: "test")
+    let first = try BlockingProbes(pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: logger)
+    let directory = first.pinDirectory
+    XCTAssertEqual(
+      rename("\(directory)/link_vigil_exec", "\(directory)/link_vigil_sys_enter"), 0,
+      "rename: \(errno)")
+    let second = try BlockingProbes(pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: logger)
+    let links = BPFPin.list(directory).filter { $0.hasPrefix("link_") }
+    XCTAssertFalse(links.contains("link_vigil_sys_enter"), "stale link kept: \(links)")
+    XCTAssertTrue(links.contains("link_vigil_exec"))
+    XCTAssertEqual(Set(links), Set(second.programs.map { "link_\($0.name)" }))
   }
 }

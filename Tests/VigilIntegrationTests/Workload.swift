@@ -10,6 +10,8 @@ final class Workload {
     var futexWaker: Int32
     var pipeReader: Int32
     var pipeWriter: Int32
+    var futexTimeout: Int32
+    var futexInterrupted: Int32
   }
 
   let process = Process()
