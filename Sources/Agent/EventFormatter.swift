@@ -36,6 +36,7 @@ public struct EventFormatter: Sendable {
           uaddr: hexadecimal($0.address), op: $0.operationName,
           outcome: $0.outcome.rawValue)
       },
+      goroutine: episode.goroutine,
       stack: stack.stack,
       frames: stack.frames)
   }

@@ -32,15 +32,11 @@ public final class EventPipeline: Sendable {
   private let formatter = EventFormatter()
   /// Used by the processor thread only.
   private let stacks = LockedValue(StackCache())
-  /// The goroutine a thread of a Go process ran at its last snapshot, when known.
-  private let goroutineOf: @Sendable (_ pid: Int32, _ tid: Int32) -> Int64?
 
   public init(
     probes: BlockingProbes, registry: TargetRegistry, symbolizer: Symbolizer, hub: EventHub,
-    output: EventOutput, logger: Logger, queueCapacity: Int = 65_536,
-    goroutineOf: @escaping @Sendable (_ pid: Int32, _ tid: Int32) -> Int64? = { _, _ in nil }
+    output: EventOutput, logger: Logger, queueCapacity: Int = 65_536
   ) {
-    self.goroutineOf = goroutineOf
     self.probes = probes
     self.registry = registry
     self.symbolizer = symbolizer
@@ -108,8 +104,7 @@ public final class EventPipeline: Sendable {
               symbolizer.symbolize(
                 pid: episode.pid, addresses: episode.stack, returnAddresses: true))
           }
-          var event = formatter.event(for: episode, stack: stack, wallClockOffset: offset)
-          event.goroutine = goroutineOf(episode.pid, episode.tid)
+          let event = formatter.event(for: episode, stack: stack, wallClockOffset: offset)
           // Encoded here only when logged; the hub encodes for the API on demand.
           let line = output.isEnabled ? formatter.line(event) : nil
           if let line { output.write(line) }

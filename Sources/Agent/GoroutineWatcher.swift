@@ -25,10 +25,17 @@ final class GoroutineWatcher: @unchecked Sendable {
   private var skipped: [Int32: UInt64] = [:]
   /// Whether an executable (path, size, mtime) is a Go binary.
   private var executables: [String: Bool] = [:]
-  /// The goroutine each thread of a watched process ran at its last snapshot, by pid and tid;
-  /// read by the event pipeline without waiting for snapshots.
-  private let threadGoroutines = LockedValue<[Int32: [Int32: Int64]]>([:])
+  private let kernel: KernelHooks
   private let stopped = LockedValue(false)
+
+  /// Tells the blocking probes which processes are Go processes and how to read the goroutine
+  /// a thread runs, so blocking events carry it.
+  struct KernelHooks: Sendable {
+    var watching: @Sendable (GoProcessInspector) -> Void
+    var forgetting: @Sendable (Int32) -> Void
+
+    static let none = KernelHooks(watching: { _ in }, forgetting: { _ in })
+  }
 
   private struct Watched {
     var inspector: GoProcessInspector
@@ -37,8 +44,11 @@ final class GoroutineWatcher: @unchecked Sendable {
     var logged: [String: Int] = [:]
   }
 
-  init(settings: GoroutineSettings, output: EventOutput, logger: Logger) {
+  init(
+    settings: GoroutineSettings, output: EventOutput, logger: Logger, kernel: KernelHooks = .none
+  ) {
     self.settings = settings
+    self.kernel = kernel
     policy = LeakPolicy(
       parkedThresholdSeconds: Double(settings.parkedThreshold) / 1e9,
       growthWindowSeconds: Double(settings.growthWindow) / 1e9)
@@ -65,9 +75,6 @@ final class GoroutineWatcher: @unchecked Sendable {
   }
 
   func stop() { stopped.withLock { $0 = true } }
-
-  /// The goroutine thread `tid` of `pid` ran at the last snapshot, when it ran one.
-  func goroutine(pid: Int32, tid: Int32) -> Int64? { threadGoroutines.value[pid]?[tid] }
 
   /// Go processes being watched.
   var watchedCount: Int { lock.withLock { watched.count } }
@@ -159,8 +166,7 @@ final class GoroutineWatcher: @unchecked Sendable {
           continue
         }
         do {
-          watched[pid] = Watched(
-            inspector: try GoProcessInspector(pid: pid), tracker: GoroutineTracker(pid: pid))
+          try startWatching(pid)
           logger.info("watching Go process", metadata: ["pid": "\(pid)"])
         } catch {
           logger.debug("Go process not readable", metadata: ["pid": "\(pid)", "error": "\(error)"])
@@ -192,16 +198,28 @@ final class GoroutineWatcher: @unchecked Sendable {
     defer { lock.unlock() }
     if watched[pid] == nil {
       guard creating else { throw GoProcessError.processExited(pid: pid) }
-      watched[pid] = Watched(
-        inspector: try GoProcessInspector(pid: pid), tracker: GoroutineTracker(pid: pid))
+      try startWatching(pid)
     }
     do {
       return try body(&watched[pid]!)
     } catch {
-      if case .processExited = error { watched[pid] = nil }
-      if case .processReplaced = error { watched[pid] = nil }
+      if case .processExited = error { stopWatching(pid) }
+      if case .processReplaced = error { stopWatching(pid) }
       throw error
     }
+  }
+
+  /// Opens `pid` and watches it (under `lock`).
+  private func startWatching(_ pid: Int32) throws(GoProcessError) {
+    let inspector = try GoProcessInspector(pid: pid)
+    watched[pid] = Watched(inspector: inspector, tracker: GoroutineTracker(pid: pid))
+    kernel.watching(inspector)
+  }
+
+  /// Stops watching `pid` (under `lock`).
+  private func stopWatching(_ pid: Int32) {
+    guard watched.removeValue(forKey: pid) != nil else { return }
+    kernel.forgetting(pid)
   }
 
   /// Takes a snapshot, checking first that the pid is still the same process.
@@ -213,11 +231,6 @@ final class GoroutineWatcher: @unchecked Sendable {
       entry.tracker = GoroutineTracker(pid: snapshot.pid)
       _ = try? entry.tracker.update(with: snapshot)
     }
-    let pid = snapshot.pid
-    let byThread = Dictionary(
-      snapshot.threads.compactMap { thread in thread.curgGoid.map { (thread.tid, $0) } },
-      uniquingKeysWith: { first, _ in first })
-    threadGoroutines.withLock { $0[pid] = byThread }
     return snapshot
   }
 
@@ -240,8 +253,7 @@ final class GoroutineWatcher: @unchecked Sendable {
   }
 
   private func forget(_ pid: Int32, because error: any Error) {
-    lock.withLock { watched[pid] = nil }
-    threadGoroutines.withLock { $0[pid] = nil }
+    lock.withLock { stopWatching(pid) }
     logger.info("stopped watching Go process", metadata: ["pid": "\(pid)", "reason": "\(error)"])
   }
 

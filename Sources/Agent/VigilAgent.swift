@@ -89,16 +89,23 @@ public final class VigilAgent: Service, Sendable {
       case .discard: .none()
       case .file(let path): try EventOutput.file(path)
       }
+    let probes = self.probes
     let goroutines = GoroutineWatcher(
-      settings: configuration.goroutines, output: output, logger: logger)
+      settings: configuration.goroutines, output: output, logger: logger,
+      kernel: GoroutineWatcher.KernelHooks(
+        watching: { inspector in
+          try? probes.describeGoProcess(
+            inspector.pid, gThreadPointerOffset: inspector.gThreadPointerOffset,
+            goidOffset: inspector.goidOffset)
+        },
+        forgetting: { pid in try? probes.forgetGoProcess(pid) }))
     self.goroutines = goroutines
     pipeline = EventPipeline(
       probes: probes, registry: registry,
       symbolizer: Symbolizer(
         maxFiles: configuration.symbolization.cacheFiles,
         maxProcesses: configuration.symbolization.cacheProcesses),
-      hub: hub, output: output, logger: logger,
-      goroutineOf: { pid, tid in goroutines.goroutine(pid: pid, tid: tid) })
+      hub: hub, output: output, logger: logger)
 
     let routesBox = RoutesBox()
     server = HTTPServer(

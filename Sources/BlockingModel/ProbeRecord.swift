@@ -60,6 +60,10 @@ public struct BlockingEpisode: Sendable, Equatable {
   public var waker: Waker?
   /// Futex episodes: the wait.
   public var futex: FutexWait?
+  /// Go processes: the goroutine the thread was running, read from its TLS when the record
+  /// was written; nil when it ran none (the scheduler's own g0) or the process is not a Go
+  /// process the probes were told about.
+  public var goroutine: Int64?
   /// User-space return addresses, innermost first.
   public var stack: [UInt64]
   /// The errno when the kernel could not read the stack.

@@ -63,6 +63,7 @@ public enum RecordDecoder {
       state: isFutex ? nil : SleepState(kernelState: record.state),
       waker: waker,
       futex: futex,
+      goroutine: record.goroutine > 0 ? record.goroutine : nil,
       stack: stack,
       stackError: record.stack_bytes < 0 ? 0 &- record.stack_bytes : nil)
   }

@@ -18,7 +18,7 @@ public struct BlockingEventJSON: Codable, Sendable, Equatable {
   public var waker: Waker?
   /// Futex details, for `futex` events.
   public var futex: FutexInfo?
-  /// For Go processes: the goroutine the thread was running at the last goroutine snapshot.
+  /// For Go processes: the goroutine the thread was running, read in the kernel from its TLS.
   public var goroutine: Int64?
   /// Function names of the blocked stack, innermost first.
   public var stack: [String]

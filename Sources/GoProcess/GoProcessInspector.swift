@@ -39,6 +39,10 @@ public final class GoProcessInspector {
   public let limits: Limits
   /// Where the struct offsets came from.
   public let offsetsSource: GoBinary.OffsetsSource
+  /// Where each thread keeps its running goroutine: the `g` pointer at this offset from the
+  /// thread pointer, the goroutine id at `goidOffset` in `g`.
+  public let gThreadPointerOffset: Int64
+  public var goidOffset: Int { offsets.g.goid }
 
   let binary: GoBinary
   let offsets: GoOffsets
@@ -82,6 +86,7 @@ public final class GoProcessInspector {
     goVersion = binary.version
     do {
       (offsets, offsetsSource) = try binary.offsets()
+      gThreadPointerOffset = try binary.gThreadPointerOffset()
       waitReasons = try binary.waitReasons()
       statuses = try binary.goroutineStatusNames().map(GoroutineStatus.init(runtimeName:))
       (allgs, allglen, allm) = (

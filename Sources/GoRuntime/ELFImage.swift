@@ -25,6 +25,12 @@ struct ELFImage: Sendable {
     var isExecutable: Bool { flags & 1 != 0 }
   }
 
+  /// The PT_TLS segment: the executable's thread-local block, just below the thread pointer.
+  struct ThreadLocalSegment: Sendable {
+    var memorySize: UInt64
+    var alignment: UInt64
+  }
+
   /// An entry of `.symtab`.
   struct Symbol: Sendable {
     var address: UInt64
@@ -36,6 +42,7 @@ struct ELFImage: Sendable {
   let machine: UInt16
   let sections: [Section]
   let segments: [Segment]
+  let threadLocal: ThreadLocalSegment?
 
   init(_ source: ByteSource) throws {
     self.source = source
@@ -49,7 +56,9 @@ struct ELFImage: Sendable {
         path: source.path, reason: "ELF class \(header[4]), data \(header[5]); need ELF64 LE")
     }
     machine = header.le(0x12) ?? 0
-    segments = try Self.segments(source, header)
+    let programHeaders = try Self.programHeaders(source, header)
+    segments = try Self.segments(source, programHeaders)
+    threadLocal = Self.threadLocal(programHeaders)
     sections = try Self.sections(source, header)
   }
 
@@ -137,14 +146,38 @@ struct ELFImage: Sendable {
     return found
   }
 
-  private static func segments(_ source: ByteSource, _ header: [UInt8]) throws -> [Segment] {
+  /// The program header table and its entry size.
+  private static func programHeaders(_ source: ByteSource, _ header: [UInt8]) throws -> (
+    table: [UInt8], entrySize: Int
+  ) {
     guard let offset: UInt64 = header.le(0x20), let size: UInt16 = header.le(0x36),
       let count: UInt16 = header.le(0x38), count > 0
-    else { return [] }
+    else { return ([], 56) }
     guard size >= 56 else { throw source.malformed("program header size \(size)") }
     let table = try source.read(
       at: offset, count: UInt64(count) * UInt64(size), what: "program headers")
-    return try stride(from: 0, to: table.count, by: Int(size)).compactMap { entry in
+    return (table, Int(size))
+  }
+
+  private static func threadLocal(_ headers: (table: [UInt8], entrySize: Int))
+    -> ThreadLocalSegment?
+  {
+    let (table, size) = headers
+    // Type 7 is PT_TLS.
+    guard
+      let entry = stride(from: 0, to: table.count, by: size).first(where: {
+        table.le($0) == UInt32(7)
+      })
+    else { return nil }
+    return ThreadLocalSegment(
+      memorySize: table.le(entry + 40) ?? 0, alignment: table.le(entry + 48) ?? 0)
+  }
+
+  private static func segments(_ source: ByteSource, _ headers: (table: [UInt8], entrySize: Int))
+    throws -> [Segment]
+  {
+    let (table, size) = headers
+    return try stride(from: 0, to: table.count, by: size).compactMap { entry in
       // Type 1 is PT_LOAD.
       guard table.le(entry) == UInt32(1) else { return nil }
       let segment = Segment(

@@ -95,6 +95,25 @@ public struct GoBinary: Sendable {
     return try strippedVariable(named: name)
   }
 
+  /// Where a thread keeps its running goroutine: the `g` pointer is at this offset from the
+  /// thread pointer (x86-64 `fs` base). The runtime's TLS slot `runtime.tlsg` sits in the
+  /// executable's PT_TLS block, which ends at the thread pointer (-8 for the Go linker's usual
+  /// 8-byte block; a stripped binary's slot is taken to be at the block's start).
+  public func gThreadPointerOffset() throws -> Int64 {
+    guard isGo else { throw GoRuntimeError.notGo(path: path) }
+    guard let block = image.threadLocal, block.memorySize > 0 else { return -8 }
+    let alignment = max(block.alignment, 1)
+    guard block.memorySize <= 1 << 20, alignment <= 1 << 12 else {
+      throw image.source.malformed("PT_TLS of \(block.memorySize) bytes, aligned \(alignment)")
+    }
+    let blockSize = (block.memorySize + alignment - 1) / alignment * alignment
+    let slot =
+      image.hasSymbolTable
+      ? (try? image.symbols(named: ["runtime.tlsg"]))?["runtime.tlsg"]?.address ?? 0 : 0
+    guard slot < blockSize else { throw image.source.malformed("runtime.tlsg at \(slot)") }
+    return Int64(slot) - Int64(blockSize)
+  }
+
   /// `runtime.waitReasonStrings`: the name of each `g.waitreason` value, read from the binary.
   public func waitReasons() throws -> [String] {
     try strings(symbol(named: "runtime.waitReasonStrings"))

@@ -16,7 +16,7 @@ public final class BlockingProbes: Sendable {
   /// task work in `vigil_resume` runs only while the map has a user-space reference.
   static let mapNames = [
     "vigil_events", "vigil_settings", "vigil_tgids", "vigil_cgroups", "vigil_counters",
-    "vigil_tasks", "vigil_irq_depth", "vigil_resume",
+    "vigil_tasks", "vigil_irq_depth", "vigil_resume", "vigil_go_procs",
   ]
 
   /// The directory holding this probe set's pins.
@@ -31,6 +31,7 @@ public final class BlockingProbes: Sendable {
   let processTargets: BPFMap<UInt32, vigil_target>
   let cgroupTargets: BPFMap<UInt64, vigil_target>
   let counters: BPFMap<UInt32, UInt64>
+  let goProcesses: BPFMap<UInt32, vigil_go_process>
   private let links: [BPFLink]
 
   /// Loads (or re-adopts) the probes. `ringBufferBytes` must be a power of two, a multiple of the page size.
@@ -69,6 +70,7 @@ public final class BlockingProbes: Sendable {
     processTargets = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_tgids"))
     cgroupTargets = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_cgroups"))
     counters = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_counters"))
+    goProcesses = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_go_procs"))
   }
 
   /// Interrupt-exit programs attach before their entries: an exit seen without its entry is
@@ -165,6 +167,22 @@ public final class BlockingProbes: Sendable {
   @discardableResult
   public func unwatchCgroup(_ cgroupID: UInt64) throws(BPFError) -> Bool {
     try cgroupTargets.delete(cgroupID)
+  }
+
+  /// Tells the probes where Go process `pid` keeps each thread's running goroutine, so its
+  /// events carry the goroutine (see `BlockingEpisode.goroutine`). The kernel forgets it when
+  /// the process execs or exits.
+  public func describeGoProcess(_ pid: Int32, gThreadPointerOffset: Int64, goidOffset: Int)
+    throws(BPFError)
+  {
+    try goProcesses.update(
+      UInt32(bitPattern: pid),
+      vigil_go_process(g_tls_offset: gThreadPointerOffset, goid_offset: UInt64(goidOffset)))
+  }
+
+  /// Forgets what `describeGoProcess` said about `pid`.
+  public func forgetGoProcess(_ pid: Int32) throws(BPFError) {
+    try goProcesses.delete(UInt32(bitPattern: pid))
   }
 
   /// Removes every process and cgroup from the kernel's target set.

@@ -191,12 +191,18 @@ final class GoroutineDaemonTests: XCTestCase {
     import (
     	"fmt"
     	"os"
+    	"runtime"
+    	"strings"
     	"syscall"
     	"time"
     )
 
     //go:noinline
     func napInSyscall() {
+    	// "goroutine N [running]:" names this goroutine for the test.
+    	buf := make([]byte, 64)
+    	header := strings.SplitN(string(buf[:runtime.Stack(buf, false)]), " ", 3)
+    	fmt.Fprintln(os.Stdout, "napping", header[1])
     	ts := syscall.Timespec{Nsec: 200 * 1000 * 1000}
     	for {
     		syscall.Nanosleep(&ts, nil)
@@ -205,7 +211,6 @@ final class GoroutineDaemonTests: XCTestCase {
 
     func main() {
     	go napInSyscall()
-    	fmt.Fprintln(os.Stdout, "ready")
     	time.Sleep(60 * time.Second)
     }
     """
@@ -234,12 +239,19 @@ final class GoroutineDaemonTests: XCTestCase {
 
     let target = Process()
     target.executableURL = work.appendingPathComponent("sleeper")
-    target.standardOutput = FileHandle.nullDevice
+    let output = Pipe()
+    target.standardOutput = output
     try target.run()
     defer {
       target.terminate()
       target.waitUntilExit()
     }
+    var line = ""
+    while !line.hasSuffix("\n"), let byte = try output.fileHandleForReading.read(upToCount: 1) {
+      line += String(decoding: byte, as: UTF8.self)
+    }
+    let nappingGoroutine = try XCTUnwrap(
+      Int64(line.split(separator: " ").last?.dropLast() ?? ""), line)
     let daemon = try Daemon(
       config: """
         targets: []
@@ -262,5 +274,9 @@ final class GoroutineDaemonTests: XCTestCase {
     XCTAssertEqual(event.kind, "offcpu")
     XCTAssertTrue(abs(Double(event.durationNs) / 1e6 - 200) < 40, "\(event.durationNs)")
     XCTAssertTrue(event.stack.contains("main.napInSyscall"), "\(event.stack)")
+    // Read in the kernel from the thread's TLS when the event was written: the napping one.
+    XCTAssertEqual(event.goroutine, nappingGoroutine)
+    XCTAssertTrue(
+      carrying.allSatisfy { $0.goroutine == nappingGoroutine }, "\(carrying.map(\.goroutine))")
   }
 }

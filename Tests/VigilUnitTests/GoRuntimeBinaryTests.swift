@@ -132,6 +132,22 @@ struct GoRuntimeBinaryTests {
     #expect(fromTable.source == .table && fromTable.offsets == entry.offsets)
   }
 
+  /// The offset of the `g` slot from the thread pointer is the one the runtime stores `g` at
+  /// when it switches goroutines (`MOVQ DX, FS:0xfffffff8` in `gogo`), stripped or not.
+  @Test(arguments: GoToolchain.all)
+  func findsTheGoroutineSlotTheCodeUses(_ toolchain: GoToolchain) async throws {
+    let fixture = try await GoFixtures.shared.fixture(toolchain)
+    let listing = try await fixture.tool("objdump", "-s", "^gogo$", fixture.normal)
+    let displacement = try #require(
+      listing.split(separator: "\n").lazy.compactMap { line -> Int64? in
+        guard let range = line.range(of: "FS:0x") else { return nil }
+        let digits = line[range.upperBound...].prefix { $0.isHexDigit }
+        return UInt32(digits, radix: 16).map { Int64(Int32(bitPattern: $0)) }
+      }.first, "no FS-relative store in gogo:\n\(listing)")
+    #expect(try GoBinary(path: fixture.normal).gThreadPointerOffset() == displacement)
+    #expect(try GoBinary(path: fixture.stripped).gThreadPointerOffset() == displacement)
+  }
+
   @Test(arguments: GoToolchain.all)
   func readsWaitReasonsFromTheBinary(_ toolchain: GoToolchain) async throws {
     let fixture = try await GoFixtures.shared.fixture(toolchain)

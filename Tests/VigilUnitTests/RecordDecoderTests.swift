@@ -85,7 +85,7 @@ import Testing
   // MARK: Layout
 
   @Test func abiLayoutSizes() {
-    #expect(MemoryLayout<vigil_block_record>.size == 360)
+    #expect(MemoryLayout<vigil_block_record>.size == 368)
     #expect(MemoryLayout<vigil_process_record>.size == 32)
     #expect(VIGIL_COMM_LEN == 16)
     #expect(VIGIL_MAX_STACK_DEPTH == 32)
@@ -114,6 +114,15 @@ import Testing
     #expect(episode.futex == nil)
     #expect(episode.stack == [0x5555_0000_1000, 0x7f00_0000_2000, 0x7f00_0000_3000])
     #expect(episode.stackError == nil)
+  }
+
+  /// The kernel writes the goroutine id (> 0), 0 for a thread running none (g0), -1 when the
+  /// process is not a known Go process: only an id is a goroutine.
+  @Test(arguments: [(Int64(17), Int64?(17)), (0, nil), (-1, nil)])
+  func goroutineOfTheThread(written: Int64, decoded: Int64?) throws {
+    var record = Self.blockRecord()
+    record.goroutine = written
+    #expect(try Self.decodeEpisode(record).goroutine == decoded)
   }
 
   @Test func offcpuWithoutWakerIsInterruptible() throws {

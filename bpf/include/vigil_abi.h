@@ -56,6 +56,8 @@ struct vigil_block_record {
 	__u32 waker_tid;
 	__u32 futex_op;      /* futex: op argument (futex(2)) or syscall-specific flags */
 	__u64 futex_uaddr;
+	__s64 goroutine;     /* Go targets: the goroutine the thread ran (0: none, the scheduler's g0);
+			      * -1 when the process is not a known Go process or g was unreadable */
 	__s32 futex_ret;     /* futex: the syscall's return value */
 	__u32 futex_outcome; /* enum vigil_futex_outcome */
 	__u32 futex_syscall; /* enum vigil_futex_syscall */
@@ -83,6 +85,13 @@ struct vigil_settings {
 	__u32 report_exec;      /* 1: emit VIGIL_RECORD_EXEC for every exec */
 	__u32 stack_depth;      /* frames to capture, 0..VIGIL_MAX_STACK_DEPTH */
 	__u32 has_cgroup_targets; /* 1: also look targets up by cgroup */
+};
+
+/* Where a Go process keeps the running goroutine, for `vigil_go_procs` (by tgid):
+ * the g pointer at fsbase + g_tls_offset, its id at g + goid_offset. */
+struct vigil_go_process {
+	__s64 g_tls_offset;
+	__u64 goid_offset;
 };
 
 /* Value of the target maps (by tgid and by cgroup id). */

@@ -14,11 +14,16 @@ typedef _Bool bool;
 #define true 1
 #define false 0
 
+struct thread_struct {
+	unsigned long fsbase;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;
 	int tgid;
 	char comm[16];
 	struct task_struct *group_leader;
+	struct thread_struct thread;
 } __attribute__((preserve_access_index));
 
 /* x86-64 user register frame, as saved on kernel entry (ax: a syscall's return value). */

@@ -92,6 +92,25 @@ static __always_inline void vigil_submit(void *record, const struct vigil_settin
 	vigil_count(VIGIL_COUNTER_EMITTED);
 }
 
+/* The goroutine the current thread runs, from the g pointer in its TLS; see
+ * vigil_block_record.goroutine. */
+static __always_inline __s64 vigil_current_goroutine(__u32 tgid)
+{
+	struct vigil_go_process *go = bpf_map_lookup_elem(&vigil_go_procs, &tgid);
+	if (!go)
+		return -1;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 g = 0;
+	__s64 goid = 0;
+	if (bpf_probe_read_user(&g, sizeof(g), (void *)(task->thread.fsbase + go->g_tls_offset)))
+		return -1;
+	if (!g)
+		return 0;
+	if (bpf_probe_read_user(&goid, sizeof(goid), (void *)(g + go->goid_offset)))
+		return -1;
+	return goid;
+}
+
 /* Reserve a block record for the current thread, filled with its identity and stack. */
 static __always_inline struct vigil_block_record *
 vigil_reserve_block(__u32 kind, __u64 id, const struct vigil_task_state *task,
@@ -106,6 +125,7 @@ vigil_reserve_block(__u32 kind, __u64 id, const struct vigil_task_state *task,
 	rec->pid = id >> 32;
 	rec->tid = (__u32)id;
 	rec->target_id = task->target_id;
+	rec->goroutine = vigil_current_goroutine(rec->pid);
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
 
 	__u32 depth = settings->stack_depth;
@@ -393,6 +413,7 @@ static __always_inline void vigil_process_exit(struct task_struct *p, bool group
 	if (!group_dead)
 		return;
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	bpf_map_delete_elem(&vigil_go_procs, &tgid);
 	struct vigil_target *target = bpf_map_lookup_elem(&vigil_tgids, &tgid);
 	if (!target)
 		return;
@@ -413,10 +434,13 @@ static __always_inline void vigil_process_exit(struct task_struct *p, bool group
 	vigil_count(VIGIL_COUNTER_EMITTED);
 }
 
-/* sched_process_exec: tell user space, which matches executable targets. */
+/* sched_process_exec: a new program (no longer the Go one described, if any);
+ * tell user space, which matches executable targets. */
 static __always_inline void vigil_process_exec(struct task_struct *p,
 					       const struct vigil_settings *settings)
 {
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	bpf_map_delete_elem(&vigil_go_procs, &tgid);
 	if (!settings->report_exec)
 		return;
 	struct vigil_process_record *rec = bpf_ringbuf_reserve(&vigil_events, sizeof(*rec), 0);
@@ -425,7 +449,7 @@ static __always_inline void vigil_process_exec(struct task_struct *p,
 		return;
 	}
 	rec->kind = VIGIL_RECORD_EXEC;
-	rec->pid = BPF_CORE_READ(p, tgid);
+	rec->pid = tgid;
 	rec->target_id = 0;
 	rec->_pad = 0;
 	BPF_CORE_READ_STR_INTO(&rec->comm, p, comm);

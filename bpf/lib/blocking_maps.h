@@ -49,6 +49,15 @@ struct {
 	__type(value, __u32);
 } vigil_irq_depth SEC(".maps");
 
+/* Go processes: where their threads keep the running goroutine (written by
+ * the daemon once it has read the binary). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct vigil_go_process);
+} vigil_go_procs SEC(".maps");
+
 /* Per thread: the task work that writes its pending off-CPU episode when it
  * returns to user space. Only threads with an episode over the threshold get
  * an entry; vigil_exit removes it. */
