@@ -28,36 +28,49 @@ final class RoundTripLog: @unchecked Sendable {
     thread.start()
   }
 
-  /// Round trips per second between the first sample at or after `start` and the last one at
-  /// or before `end` (wall-clock nanoseconds).
-  func rate(from start: Int64, to end: Int64) -> Double? {
+  /// The round-trip total at wall-clock time `time` (nanoseconds), interpolated between the two
+  /// samples around it; nil outside the samples.
+  func total(at time: Int64) -> Double? {
     lock.withLock {
-      guard let first = samples.first(where: { $0.nanoseconds >= start }),
-        let last = samples.last(where: { $0.nanoseconds <= end }),
-        last.nanoseconds > first.nanoseconds
-      else { return nil }
-      return Double(last.total - first.total) / (Double(last.nanoseconds - first.nanoseconds) / 1e9)
+      guard let after = samples.firstIndex(where: { $0.nanoseconds >= time }), after > 0 else {
+        return nil
+      }
+      let (a, b) = (samples[after - 1], samples[after])
+      let fraction = Double(time - a.nanoseconds) / Double(b.nanoseconds - a.nanoseconds)
+      return Double(a.total) + fraction * Double(b.total - a.total)
     }
+  }
+
+  /// Round trips per second over [start, end] (wall-clock nanoseconds).
+  func rate(from start: Int64, to end: Int64) -> Double? {
+    guard let first = total(at: start), let last = total(at: end), end > start else { return nil }
+    return (last - first) / (Double(end - start) / 1e9)
   }
 }
 
-/// One setting of the slowdown benchmark: snapshots every `period` seconds during the "on"
-/// windows of `window` seconds, alternated with as many "off" windows.
-struct PingPongSetting {
-  var period: Double
-  var window: Double
-  var pairs: Int
+/// What one mark of the slowdown benchmark measured: how much of the target's work went
+/// missing around it, in milliseconds of the target's own pace.
+private struct MarkEffect {
+  var snapshot: Bool
+  var lostMilliseconds: Double
+  var wallMilliseconds: Double
 }
 
-/// Target slowdown: a channel ping-pong (Fixtures/gopingpong, with `parked` more goroutines
-/// parked) measured over alternating windows with and without an inspector snapshotting it (and
-/// feeding a tracker, as the daemon does). Each pair runs its two windows in alternating order
-/// (off-on, on-off, ...), so drift in the machine's load cancels out.
-func pingPongSlowdown(target: String, parked: Int, settings: [PingPongSetting]) throws {
-  let total = settings.reduce(0.0) { $0 + 2 * $1.window * Double($1.pairs) } + 30
+/// Target slowdown: a channel ping-pong (Fixtures/gopingpong, beside `parked` goroutines parked
+/// forever) watched by an inspector that snapshots it and feeds a tracker, as the daemon does.
+///
+/// Whole windows with and without snapshots differ by far more than a snapshot costs on this
+/// shared machine (±10% between windows), so the cost is measured where it happens: marks every
+/// `spacing` seconds alternate between a snapshot and a placebo (nothing done, same length). For
+/// each mark, the round trips the target completed from 10 ms before to 10 ms after it are
+/// compared with what its pace in the 200 ms on either side predicts; the shortfall, in
+/// milliseconds of target time, is the work lost. Snapshot marks minus placebo marks is the
+/// cost of one snapshot to the target, and that over the snapshot period is the slowdown.
+func pingPongSlowdown(target: String, parked: Int, marks: Int, spacing: Double = 0.5) throws {
   let pipe = Pipe()
+  let runSeconds = Int(Double(marks) * spacing) + 30
   let child = try Child(
-    target, ["-park", "\(parked)", "-report", "50ms", "-duration", "\(Int(total))s"], stdout: pipe)
+    target, ["-park", "\(parked)", "-report", "5ms", "-duration", "\(runSeconds)s"], stdout: pipe)
   defer { child.stop() }
   let log = RoundTripLog()
   log.follow(pipe)
@@ -66,54 +79,79 @@ func pingPongSlowdown(target: String, parked: Int, settings: [PingPongSetting]) 
   var tracker = GoroutineTracker(pid: child.pid)
   // Steady state: the first snapshot (which walks every stack) happens once, before measuring.
   try tracker.update(with: try inspector.snapshot())
-  var table = MarkdownTable(
-    "snapshot every", "window", "pairs", "off: round trips/s (median)",
-    "on: round trips/s (median)",
-    "on/off (median of pairs)", "on/off (min … max)", "snapshot + tracker: wall ms",
-    "CPU ms (medians)")
-  for setting in settings {
-    note(
-      "ping-pong: snapshots every \(setting.period) s, \(setting.pairs) pairs of \(setting.window) s windows"
-    )
-    var (off, on, ratios, snapshotTimes) = ([Double](), [Double](), [Double](), [Double]())
-    var snapshotCPU: [Double] = []
-    for pair in 0..<setting.pairs {
-      var rates: [Bool: Double] = [:]
-      for snapshotting in pair % 2 == 0 ? [false, true] : [true, false] {
-        let start = wallNanoseconds()
-        let began = ContinuousClock.now
-        let end = began + .milliseconds(Int(setting.window * 1000))
-        if snapshotting {
-          // Snapshots mid-period, away from the window's edges.
-          var next = began + .milliseconds(Int(setting.period * 500))
-          while next < end {
-            Thread.sleep(forTimeInterval: max(0, seconds(next - ContinuousClock.now)))
-            let (taken, cpu) = (ContinuousClock.now, threadCPUNanoseconds())
-            try tracker.update(with: try inspector.snapshot())
-            snapshotTimes.append(milliseconds(taken))
-            snapshotCPU.append(Double(threadCPUNanoseconds() - cpu) / 1e6)
-            next += .milliseconds(Int(setting.period * 1000))
-          }
-        }
-        Thread.sleep(forTimeInterval: max(0, seconds(end - ContinuousClock.now)))
-        Thread.sleep(forTimeInterval: 0.1)  // let the target print the window's last total
-        guard let rate = log.rate(from: start, to: start + Int64(setting.window * 1e9)) else {
-          fail("the ping-pong target printed no totals (pid \(child.pid))")
-        }
-        rates[snapshotting] = rate
-      }
-      off.append(rates[false]!)
-      on.append(rates[true]!)
-      ratios.append(rates[true]! / rates[false]!)
+  note("ping-pong: \(marks) marks \(spacing) s apart, snapshots and placebos alternating")
+
+  var windows: [(snapshot: Bool, start: Int64, end: Int64)] = []
+  var snapshotCPU: [Double] = []
+  var lastLength: Int64 = 1_000_000
+  var next = ContinuousClock.now + .milliseconds(300)
+  for mark in 0..<marks {
+    Thread.sleep(forTimeInterval: max(0, seconds(next - ContinuousClock.now)))
+    next += .milliseconds(Int(spacing * 1000))
+    let start = wallNanoseconds()
+    if mark % 2 == 0 {
+      let cpu = threadCPUNanoseconds()
+      try tracker.update(with: try inspector.snapshot())
+      snapshotCPU.append(Double(threadCPUNanoseconds() - cpu) / 1e6)
+      lastLength = wallNanoseconds() - start
+      windows.append((true, start, start + lastLength))
+    } else {
+      windows.append((false, start, start + lastLength))
     }
-    table.add(
-      "\(format(setting.period, 0)) s", "\(format(setting.window, 0)) s", "\(setting.pairs)",
-      format(quantile(off, 0.5), 0), format(quantile(on, 0.5), 0), format(quantile(ratios, 0.5), 4),
-      "\(format(ratios.min()!, 3)) … \(format(ratios.max()!, 3))",
-      format(quantile(snapshotTimes, 0.5)), format(quantile(snapshotCPU, 0.5)))
   }
+  Thread.sleep(forTimeInterval: 0.5)  // the target prints past the last mark
+
+  let margin: Int64 = 10_000_000
+  let side: Int64 = 200_000_000
+  var effects: [MarkEffect] = []
+  var paces: [Double] = []
+  for window in windows {
+    let (from, to) = (window.start - margin, window.end + margin)
+    guard let before = log.rate(from: from - side, to: from),
+      let after = log.rate(from: to, to: to + side),
+      let first = log.total(at: from), let last = log.total(at: to)
+    else { fail("the ping-pong target printed no totals around a mark (pid \(child.pid))") }
+    let pace = (before + after) / 2
+    let expected = pace * Double(to - from) / 1e9
+    paces.append(pace)
+    effects.append(
+      MarkEffect(
+        snapshot: window.snapshot, lostMilliseconds: (expected - (last - first)) / pace * 1e3,
+        wallMilliseconds: Double(window.end - window.start) / 1e6))
+  }
+
+  let snapshots = effects.filter(\.snapshot).map(\.lostMilliseconds)
+  let placebos = effects.filter { !$0.snapshot }.map(\.lostMilliseconds)
+  let cost = mean(snapshots) - mean(placebos)
+  let error = (standardError(snapshots).squared + standardError(placebos).squared).squareRoot()
+  let upper = cost + 2 * error
   print("### Target slowdown: channel ping-pong beside \(parked) parked goroutines\n")
+  var table = MarkdownTable(
+    "marks", "target pace (median)", "snapshot wall ms (median)", "snapshot CPU ms (median)",
+    "work lost at a snapshot", "at a placebo", "cost of one snapshot (± 2 s.e.)",
+    "slowdown, snapshots every 10 s", "every 1 s")
+  table.add(
+    "\(snapshots.count) + \(placebos.count)", "\(format(quantile(paces, 0.5), 0)) round trips/s",
+    format(quantile(effects.filter(\.snapshot).map(\.wallMilliseconds), 0.5)),
+    format(quantile(snapshotCPU, 0.5)),
+    "\(format(mean(snapshots))) ms", "\(format(mean(placebos))) ms",
+    "\(format(cost)) ± \(format(2 * error)) ms",
+    "\(format(cost / 100, 4))% (≤ \(format(upper / 100, 4))%)",
+    "\(format(cost / 10, 3))% (≤ \(format(upper / 10, 3))%)")
   table.print()
+}
+
+private func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
+
+private func standardError(_ values: [Double]) -> Double {
+  let average = mean(values)
+  let variance =
+    values.reduce(0) { $0 + ($1 - average) * ($1 - average) } / Double(values.count - 1)
+  return (variance / Double(values.count)).squareRoot()
+}
+
+extension Double {
+  fileprivate var squared: Double { self * self }
 }
 
 /// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`), in nanoseconds.

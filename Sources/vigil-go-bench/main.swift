@@ -6,9 +6,10 @@
 //       printing markdown tables for BENCHMARKS.md on stdout (progress goes to stderr).
 //   vigil-go-bench --snapshot-cost [--counts 1000,10000,100000] [--runs 20] [--depth 64]
 //       snapshot time for a target with N goroutines parked on a channel.
-//   vigil-go-bench --pingpong [--parked 10000] [--pairs 5]
-//       channel ping-pong round-trip rate with snapshots every 10 s and every 1 s vs none,
-//       in alternating windows.
+//   vigil-go-bench --pingpong [--parked 10000] [--marks 240]
+//       what one snapshot costs a channel ping-pong beside N parked goroutines: marks every
+//       0.5 s alternate between a snapshot and a placebo; the target's work lost around each
+//       is compared (see pingPongSlowdown), giving the slowdown at any snapshot period.
 //   vigil-go-bench --leak-latency
 //       time from leak start to first leak report: the daemon's defaults (10 s interval,
 //       LeakPolicy()), and a 1 s interval with a 5 s threshold.
@@ -82,14 +83,10 @@ func runBenchmarks() throws {
     try snapshotCost(target: try builder.build("goleaks"), counts: counts, runs: runs, depth: depth)
   }
   if all || flag("--pingpong") {
-    let pairs = option("--pairs").flatMap(Int.init) ?? 5
     try pingPongSlowdown(
       target: try builder.build("gopingpong"),
       parked: option("--parked").flatMap(Int.init) ?? 10_000,
-      settings: [
-        PingPongSetting(period: 10, window: 10, pairs: pairs),
-        PingPongSetting(period: 1, window: 4, pairs: pairs),
-      ])
+      marks: option("--marks").flatMap(Int.init) ?? 240)
   }
   if all || flag("--leak-latency") {
     try leakLatency(
