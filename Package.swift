@@ -104,7 +104,7 @@ let package = Package(
       name: "VigilUnitTests",
       dependencies: [
         "BlockingModel", "Symbolization", "AgentConfig", "ControlAPI", "ControlHTTP", "Agent",
-        "Policy", "GoRuntime", "GoroutineModel", "GoProcess",
+        "Policy", "GoRuntime", "GoroutineModel", "GoProcess", "Probes",
       ],
       // Go sources the tests build with every installed toolchain.
       exclude: ["Fixtures"]

@@ -38,7 +38,8 @@ public struct ControlRoutes: Sendable {
     case (_, APIPath.policy), (_, APIPath.policyValidate), (_, APIPath.policyDiff),
       (_, APIPath.policyRollback), (_, APIPath.policyStats):
       return policyRoute(request)
-    case ("GET", APIPath.goroutines), ("GET", APIPath.goroutinesPprof), ("GET", APIPath.leaks):
+    case ("GET", APIPath.goroutines), ("GET", APIPath.goroutinesPprof), ("GET", APIPath.leaks),
+      ("POST", APIPath.goroutinesTrace):
       return goroutineRoute(request)
     case ("GET", APIPath.metrics):
       return .full(status: 200, contentType: MediaType.prometheus, body: Array(metrics().utf8))
@@ -164,6 +165,9 @@ public struct ControlRoutes: Sendable {
       return json(200, LeaksResponse(leaks: goroutines.leaks(pid: pid)))
     }
     guard let pid else { return error(400, ErrorResponse("pid is required", field: "pid")) }
+    if request.path == APIPath.goroutinesTrace {
+      return traceRoute(goroutines, pid: pid, seconds: request.query["seconds"])
+    }
     do {
       if request.path == APIPath.goroutinesPprof {
         return .full(
@@ -172,14 +176,40 @@ public struct ControlRoutes: Sendable {
       }
       return json(200, try goroutines.goroutines(pid: pid))
     } catch {
-      let status =
-        switch error {
-        case .processExited, .processReplaced: 404
-        case .notGo: 422
-        default: 500
-        }
-      return self.error(status, ErrorResponse(error.description, field: "pid"))
+      return processError(error)
     }
+  }
+
+  private func traceRoute(_ goroutines: GoroutineWatcher, pid: Int32, seconds text: String?)
+    -> HTTPResponse
+  {
+    let limit = GoroutineWatcher.maxTraceSeconds
+    guard let text, let seconds = Double(text), seconds > 0, seconds <= limit else {
+      return error(
+        400,
+        ErrorResponse(
+          "seconds \"\(text ?? "")\" must be a number of seconds above 0, at most \(limit)",
+          field: "seconds"))
+    }
+    do {
+      return json(200, try goroutines.trace(pid: pid, seconds: seconds))
+    } catch {
+      switch error {
+      case .process(let failure): return processError(failure)
+      case .probe(let failure):
+        return self.error(500, ErrorResponse("trace session failed: \(failure.description)"))
+      }
+    }
+  }
+
+  private func processError(_ error: GoProcessError) -> HTTPResponse {
+    let status =
+      switch error {
+      case .processExited, .processReplaced: 404
+      case .notGo: 422
+      default: 500
+      }
+    return self.error(status, ErrorResponse(error.description, field: "pid"))
   }
 
   private func json<T: Encodable>(_ status: Int, _ value: T) -> HTTPResponse {

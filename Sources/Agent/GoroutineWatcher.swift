@@ -1,10 +1,12 @@
 import AgentConfig
+import BPFCore
 import ControlAPI
 import Foundation
 import GoProcess
 import GoRuntime
 import GoroutineModel
 import Logging
+import Probes
 
 /// Watches Go processes from outside: snapshots each one's goroutines at `goroutines.interval`
 /// (reading its memory; the process is never stopped or written), follows them with a
@@ -104,6 +106,62 @@ final class GoroutineWatcher: @unchecked Sendable {
             blockingLine: group.key.blockingLine, longestParkedSeconds: group.oldestParkedSeconds,
             leak: leaking.contains(Self.key(group.key)))
         }, threads: snapshot.threads.count)
+    }
+  }
+
+  /// The longest trace session, and the most changes one keeps.
+  static let maxTraceSeconds = 10.0
+  static let maxTraceChanges = 200_000
+
+  /// A trace session: every goroutine status change of `pid` for `seconds`, seen by a uprobe
+  /// on `runtime.casgstatus` (slows the target while it runs; never started on its own). The
+  /// changes also move the tracked goroutines' state machines, after a fresh snapshot.
+  func trace(pid: Int32, seconds: Double) throws(GoroutineTraceError) -> GoroutineTraceResponse {
+    let probe: (fileOffset: UInt64, goidOffset: Int, waitReasonOffset: Int)
+    do {
+      probe = try withWatched(pid: pid) { (entry) throws(GoProcessError) in
+        _ = try snapshot(&entry)
+        return (
+          try entry.inspector.casgstatusFileOffset(), entry.inspector.goidOffset,
+          entry.inspector.waitReasonOffset
+        )
+      }
+    } catch {
+      throw .process(error)
+    }
+    let recording: GoStatusTrace.Recording
+    do {
+      // The lock is not held while recording: other processes' snapshots go on.
+      let session = try GoStatusTrace(
+        pid: pid, fileOffset: probe.fileOffset, goidOffset: probe.goidOffset,
+        waitReasonOffset: probe.waitReasonOffset, maxChanges: Self.maxTraceChanges)
+      recording = try session.record(seconds: seconds)
+    } catch {
+      throw .probe(error)
+    }
+    logger.info(
+      "traced goroutine status changes",
+      metadata: [
+        "pid": "\(pid)", "changes": "\(recording.changes.count)", "lost": "\(recording.lost)",
+      ])
+    do {
+      return try withWatched(pid: pid, creating: false) { (entry) throws(GoProcessError) in
+        // g.waitreason still names the old wait when a goroutine is readied, and already names
+        // the new one when it parks.
+        let changes = recording.changes.map { raw in
+          ObservedStatusChange(
+            goid: raw.goid,
+            from: entry.inspector.state(rawStatus: raw.fromStatus, rawWaitReason: raw.waitReason),
+            to: entry.inspector.state(rawStatus: raw.toStatus, rawWaitReason: raw.waitReason),
+            monotonicNanoseconds: raw.monotonicNanoseconds, tid: raw.tid)
+        }
+        entry.tracker.apply(changes)
+        return GoroutineTraceResponse(
+          pid: pid, seconds: recording.seconds, lost: recording.lost,
+          trace: StatusTraceSummary(changes))
+      }
+    } catch {
+      throw .process(error)
     }
   }
 
@@ -285,4 +343,10 @@ struct GoroutineLeakLine: Encodable {
     try container.encode("goroutine_leak", forKey: .kind)
     try container.encode(time, forKey: .time)
   }
+}
+
+/// Why a trace session failed: the process (gone, not Go, unreadable) or the probe.
+enum GoroutineTraceError: Error {
+  case process(GoProcessError)
+  case probe(BPFError)
 }

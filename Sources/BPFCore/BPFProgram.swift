@@ -1,4 +1,5 @@
 internal import CLibBPF
+import Foundation
 import Glibc
 
 /// A program of a `BPFObject`. Its descriptor belongs to the object, which it keeps alive.
@@ -37,6 +38,29 @@ public struct BPFProgram: @unchecked Sendable {
     // which does not detach while ours is open.
     defer { bpf_link__destroy(link) }
     return BPFLink(fd: try OwnedFD.duplicating(bpf_link__fd(link), context: "link of \(name)"))
+  }
+
+  /// Attaches an entry uprobe at byte `fileOffset` of the executable at `binaryPath`, in process
+  /// `pid` only (the breakpoint is placed in that process's memory alone). The link is the one
+  /// owner: closing it removes the uprobe.
+  public func attachUprobe(pid: Int32, binaryPath: String, fileOffset: UInt64) throws(BPFError)
+    -> BPFLink
+  {
+    let context =
+      "uprobe of \(name) at \(binaryPath)+0x\(String(fileOffset, radix: 16)) in pid \(pid)"
+    let typeFile = "/sys/bus/event_source/devices/uprobe/type"
+    guard let text = try? String(contentsOfFile: typeFile, encoding: .utf8),
+      let pmuType = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    else { throw BPFError(function: "open", context: "\(context): \(typeFile)", errno: ENOENT) }
+    let event = vigil_uprobe_open(pmuType, binaryPath, fileOffset, pid)
+    guard event >= 0 else {
+      throw BPFError(function: "perf_event_open", context: context, errno: -event)
+    }
+    let perfEvent = OwnedFD(taking: event)
+    let fd = bpf_link_create(self.fd, perfEvent.rawValue, BPF_PERF_EVENT, nil)
+    guard fd >= 0 else { throw BPFError.libbpf("bpf_link_create", context, result: fd) }
+    // The link holds the perf event from here on.
+    return BPFLink(fd: OwnedFD(taking: fd))
   }
 
   /// Kernel facts about the loaded program (id, tag, name).

@@ -21,6 +21,10 @@ public enum APIPath {
   public static let goroutines = "/v1/goroutines"
   /// `GET ?pid=N`: the same snapshot as a pprof goroutine profile (protobuf).
   public static let goroutinesPprof = "/v1/goroutines/pprof"
+  /// `POST ?pid=N&seconds=S`: a trace session, every goroutine status change for S seconds (at
+  /// most 10) by a uprobe on `runtime.casgstatus` (``GoroutineTraceResponse``). Slows the
+  /// target while it runs.
+  public static let goroutinesTrace = "/v1/goroutines/trace"
   /// `GET [?pid=N]`: suspected goroutine leaks of watched Go processes (``LeaksResponse``).
   public static let leaks = "/v1/leaks"
   /// `GET`: Prometheus text exposition.

@@ -113,3 +113,17 @@ public struct GoroutinesResponse: Codable, Sendable, Equatable {
     self.threads = threads
   }
 }
+
+/// The answer to `POST /v1/goroutines/trace?pid=N&seconds=S`: what a trace session saw.
+public struct GoroutineTraceResponse: Codable, Sendable, Equatable {
+  public var pid: Int32
+  /// How long the session recorded.
+  public var seconds: Double
+  /// Changes not recorded (ring buffer full, or past the session's limit).
+  public var lost: UInt64
+  public var trace: StatusTraceSummary
+
+  public init(pid: Int32, seconds: Double, lost: UInt64, trace: StatusTraceSummary) {
+    (self.pid, self.seconds, self.lost, self.trace) = (pid, seconds, lost, trace)
+  }
+}

@@ -43,6 +43,28 @@ public final class GoProcessInspector {
   /// thread pointer, the goroutine id at `goidOffset` in `g`.
   public let gThreadPointerOffset: Int64
   public var goidOffset: Int { offsets.g.goid }
+  /// Offset of `g.waitreason` (a byte) in `g`.
+  public var waitReasonOffset: Int { offsets.g.waitreason }
+
+  /// Where a trace session's uprobe goes: `runtime.casgstatus` in `/proc/PID/exe`, as an offset
+  /// in that file.
+  public func casgstatusFileOffset() throws(GoProcessError) -> UInt64 {
+    do {
+      return try binary.fileOffset(ofAddress: binary.symbol(named: "runtime.casgstatus").address)
+    } catch let error as GoRuntimeError {
+      throw .binary(pid: pid, error)
+    } catch {
+      throw .procfs(pid: pid, path: "/proc/\(pid)/exe", reason: "\(error)")
+    }
+  }
+
+  /// The state a raw `g.atomicstatus` and `g.waitreason` stand for in this binary.
+  public func state(rawStatus: UInt32, rawWaitReason: UInt32) -> GoroutineState {
+    let base = Int(rawStatus & ~0x1000)  // without _Gscan
+    let status = base < statuses.count ? statuses[base] : .unknown
+    let reason = Int(rawWaitReason) < waitReasons.count ? waitReasons[Int(rawWaitReason)] : ""
+    return GoroutineState(status: status, waitReason: reason.isEmpty ? nil : reason)
+  }
 
   let binary: GoBinary
   let offsets: GoOffsets

@@ -95,6 +95,20 @@ public struct GoBinary: Sendable {
     return try strippedVariable(named: name)
   }
 
+  /// The offset in the file of the code at `address` (for a uprobe), from the PT_LOAD segment
+  /// holding it.
+  public func fileOffset(ofAddress address: UInt64) throws -> UInt64 {
+    guard
+      let segment = image.segments.first(where: {
+        $0.isExecutable && address >= $0.address && address - $0.address < $0.fileSize
+      })
+    else {
+      throw image.source.malformed(
+        "0x\(String(address, radix: 16)) is in no executable segment of the file")
+    }
+    return segment.fileOffset + (address - segment.address)
+  }
+
   /// Where a thread keeps its running goroutine: the `g` pointer is at this offset from the
   /// thread pointer (x86-64 `fs` base). The runtime's TLS slot `runtime.tlsg` sits in the
   /// executable's PT_TLS block, which ends at the thread pointer (-8 for the Go linker's usual

@@ -66,7 +66,7 @@ public struct GoroutineTracker: Sendable {
   public let pid: Int32
   /// How long group count histories are kept.
   public let historySeconds: Double
-  public private(set) var goroutines: [Int64: TrackedGoroutine] = [:]
+  public internal(set) var goroutines: [Int64: TrackedGoroutine] = [:]
   public private(set) var latest: GoroutineSnapshot?
   /// Per group, its count at each snapshot within `historySeconds` (0 once it emptied).
   public private(set) var history: [GoroutineGroupKey: [GroupCountSample]] = [:]

@@ -15,10 +15,16 @@ struct GoroutinesCommand: ParsableCommand {
   @Option(help: "The Go process.") var pid: Int32
   @Option(help: ArgumentHelp("Also write a pprof goroutine profile here.", valueName: "file"))
   var pprof: String?
+  @Option(
+    help: ArgumentHelp(
+      "Instead, trace every goroutine status change for this long (at most 10 s) with a uprobe "
+        + "on runtime.casgstatus. Slows the process while it runs.", valueName: "seconds"))
+  var trace: Double?
   @OptionGroup var socket: SocketOptions
   @Flag(help: "Print the daemon's JSON answer.") var json = false
 
   func run() throws {
+    if let trace { return try runTrace(seconds: trace) }
     if let pprof {
       let profile = try socket.client.getRaw("\(APIPath.goroutinesPprof)?pid=\(pid)")
       guard FileManager.default.createFile(atPath: pprof, contents: Data(profile)) else {
@@ -47,6 +53,23 @@ struct GoroutinesCommand: ParsableCommand {
             group.leak ? "LEAK" : "",
           ]
         })
+  }
+
+  private func runTrace(seconds: Double) throws {
+    let answer = try socket.client.post(
+      "\(APIPath.goroutinesTrace)?pid=\(pid)&seconds=\(seconds)",
+      answer: GoroutineTraceResponse.self)
+    if json { return try printJSON(answer) }
+    let trace = answer.trace
+    print(
+      "pid \(answer.pid), traced \(String(format: "%.1f", answer.seconds)) s: \(trace.changes) status changes of \(trace.goroutines) goroutines, \(answer.lost) lost"
+    )
+    printTable(
+      [["CHANGES", "FROM", "TO"]] + trace.byChange.map { ["\($0.count)", $0.from, $0.to] })
+    print("")
+    printTable(
+      [["GOROUTINE", "CHANGES", "LAST STATE"]]
+        + trace.busiest.map { ["\($0.goroutine)", "\($0.changes)", $0.lastState] })
   }
 
   /// `file.go:42` (the file's last path component).

@@ -279,4 +279,78 @@ final class GoroutineDaemonTests: XCTestCase {
     XCTAssertTrue(
       carrying.allSatisfy { $0.goroutine == nappingGoroutine }, "\(carrying.map(\.goroutine))")
   }
+
+  /// A trace session through the API and the CLI: the ping-pong's goroutines park on their
+  /// channels and wake; bad requests name their field; the uprobe is gone afterwards.
+  func testTraceSessionRecordsStatusChangesAndLeavesNothingBehind() throws {
+    let go = try Self.goToolchain()
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "vigil-gotrace-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    let gocache =
+      FileManager.default.isWritableFile(atPath: "/var/cache/vigil-go")
+      ? "/var/cache/vigil-go/gocache" : work.appendingPathComponent("gocache").path
+    let binary = work.appendingPathComponent("gopingpong").path
+    let build = Process()
+    build.executableURL = URL(fileURLWithPath: go)
+    build.arguments = ["build", "-o", binary, "."]
+    build.currentDirectoryURL = URL(
+      fileURLWithPath: Self.source.replacingOccurrences(of: "/goleaks", with: "/gopingpong"))
+    build.environment = Self.environment(go, cache: gocache)
+    try build.run()
+    build.waitUntilExit()
+    XCTAssertEqual(build.terminationStatus, 0, "go build of the ping-pong")
+
+    let target = Process()
+    target.executableURL = URL(fileURLWithPath: binary)
+    target.arguments = ["-park", "20", "-duration", "60s"]
+    target.standardOutput = FileHandle.nullDevice
+    try target.run()
+    defer {
+      target.terminate()
+      target.waitUntilExit()
+    }
+    let daemon = try Daemon(config: "targets: []\ngoroutines: {discover: false}\n")
+    defer { daemon.cleanUp() }
+    try daemon.waitUntilReady()
+    let pid = target.processIdentifier
+    let linksBefore = try Self.perfEventLinks()
+
+    let answer = try daemon.call(
+      "POST", "\(APIPath.goroutinesTrace)?pid=\(pid)&seconds=0.5", as: GoroutineTraceResponse.self)
+    XCTAssertEqual(answer.pid, pid)
+    XCTAssertGreaterThan(answer.trace.changes, 100)
+    XCTAssertTrue(
+      answer.trace.byChange.contains { $0.from == "running" && $0.to.hasPrefix("waiting(chan ") },
+      "\(answer.trace.byChange)")
+    XCTAssertEqual(try Self.perfEventLinks(), linksBefore, "the uprobe outlived the session")
+    XCTAssertTrue(target.isRunning, "the target died under the trace")
+
+    for (query, field) in [
+      ("pid=\(pid)&seconds=0", "seconds"), ("pid=\(pid)&seconds=11", "seconds"),
+      ("pid=\(pid)", "seconds"), ("seconds=1", "pid"),
+    ] {
+      let (status, body) = try daemon.request("POST", "\(APIPath.goroutinesTrace)?\(query)")
+      XCTAssertEqual(status, 400, query)
+      XCTAssertTrue(body.contains(#""field":"\#(field)""#), "\(query): \(body)")
+    }
+    let (notGo, notGoBody) = try daemon.request(
+      "POST", "\(APIPath.goroutinesTrace)?pid=\(daemon.process.processIdentifier)&seconds=1")
+    XCTAssertEqual(notGo, 422, notGoBody)
+
+    let (status, output) = try runCommand(
+      TestEnvironment.executable("vigil").path,
+      ["goroutines", "--pid", "\(pid)", "--trace", "0.3", "--socket", daemon.socket])
+    XCTAssertEqual(status, 0, output)
+    XCTAssertTrue(output.contains("status changes of"), output)
+    XCTAssertTrue(output.contains("waiting(chan "), output)
+  }
+
+  /// BPF links of type perf_event (uprobes) on the machine, as bpftool lists them.
+  private static func perfEventLinks() throws -> Int {
+    let (status, output) = try runCommand("/usr/sbin/bpftool", ["link", "show"])
+    XCTAssertEqual(status, 0, output)
+    return output.split(separator: "\n").filter { $0.contains("perf_event") }.count
+  }
 }

@@ -44,8 +44,8 @@ private func expectedSites(mutexReason: String) -> [String: Site] {
   ]
 }
 
-/// One toolchain's builds of the leak target.
-struct LeakBuilds: Sendable {
+/// One toolchain's builds of a Go fixture.
+struct FixtureBuilds: Sendable {
   var normal: String
   /// `-ldflags=-s -w`: no symbols, no DWARF.
   var stripped: String
@@ -53,27 +53,38 @@ struct LeakBuilds: Sendable {
   var pie: String
 }
 
-/// The leak target's builds, once per toolchain.
-actor GoLeakTargets {
-  static let shared = GoLeakTargets()
-  static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/goleaks").path
+/// A Go fixture's builds (Fixtures/NAME), once per toolchain.
+actor GoFixtureBuilds {
+  /// The leak target.
+  static let goleaks = GoFixtureBuilds(fixture: "goleaks")
+  /// The channel ping-pong.
+  static let gopingpong = GoFixtureBuilds(fixture: "gopingpong")
 
-  private var builds: [String: Task<LeakBuilds, any Error>] = [:]
+  let fixture: String
+  let source: String
+  private var builds: [String: Task<FixtureBuilds, any Error>] = [:]
 
-  func build(_ toolchain: GoToolchain) async throws -> LeakBuilds {
+  init(fixture: String) {
+    self.fixture = fixture
+    source =
+      URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("Fixtures/\(fixture)").path
+  }
+
+  func build(_ toolchain: GoToolchain) async throws -> FixtureBuilds {
     if let build = builds[toolchain.go] { return try await build.value }
+    let (fixture, source) = (fixture, source)
     let build = Task {
       let directory =
-        "\(goFixtureRoot)/goleaks-\(toolchain.name.filter { $0.isLetter || $0.isNumber })"
+        "\(goFixtureRoot)/\(fixture)-\(toolchain.name.filter { $0.isLetter || $0.isNumber })"
       try FileManager.default.createDirectory(
         atPath: "\(directory)/src", withIntermediateDirectories: true)
-      let files = try FileManager.default.contentsOfDirectory(atPath: Self.source).filter {
+      let files = try FileManager.default.contentsOfDirectory(atPath: source).filter {
         $0.hasSuffix(".go") || $0 == "go.mod"
       }
       for file in files {
         try FileManager.default.copyItem(
-          atPath: "\(Self.source)/\(file)", toPath: "\(directory)/src/\(file)")
+          atPath: "\(source)/\(file)", toPath: "\(directory)/src/\(file)")
       }
       _ = try await GoFixtures.run(
         toolchain.go, ["build", "-o", "\(directory)/normal", "."], in: "\(directory)/src")
@@ -83,7 +94,7 @@ actor GoLeakTargets {
       _ = try await GoFixtures.run(
         toolchain.go, ["build", "-buildmode=pie", "-o", "\(directory)/pie", "."],
         in: "\(directory)/src")
-      return LeakBuilds(
+      return FixtureBuilds(
         normal: "\(directory)/normal", stripped: "\(directory)/stripped",
         pie: "\(directory)/pie")
     }
@@ -181,7 +192,7 @@ struct GoProcessTests {
   /// them 1.5 s, and checks every leaking site, its count, and that nothing else is reported.
   @Test(arguments: GoToolchain.all)
   func reportsEveryLeakingSiteNormalStrippedAndPIE(_ toolchain: GoToolchain) async throws {
-    let builds = try await GoLeakTargets.shared.build(toolchain)
+    let builds = try await GoFixtureBuilds.goleaks.build(toolchain)
     var reported: [String: Set<Site>] = [:]
     try await withThrowingTaskGroup(of: (String, Set<Site>).self) { group in
       for (variant, binary) in [
@@ -250,7 +261,7 @@ struct GoProcessTests {
       return
     }
     let target = try LeakTarget(
-      try await GoLeakTargets.shared.build(toolchain).normal,
+      try await GoFixtureBuilds.goleaks.build(toolchain).normal,
       environment: ["VIGIL_GOLEAKS_PROFILE": "1"])
     defer { target.stop() }
     try await Task.sleep(for: .seconds(2))
@@ -264,7 +275,7 @@ struct GoProcessTests {
   /// The inspector's limits hold whatever the target has.
   @Test func limitsBoundTheSnapshot() async throws {
     let toolchain = try #require(GoToolchain.all.last)
-    let target = try LeakTarget(try await GoLeakTargets.shared.build(toolchain).stripped)
+    let target = try LeakTarget(try await GoFixtureBuilds.goleaks.build(toolchain).stripped)
     defer { target.stop() }
     try await Task.sleep(for: .seconds(1))
     let inspector = try GoProcessInspector(
@@ -277,7 +288,7 @@ struct GoProcessTests {
 
   @Test func targetExitingMidSnapshotGivesProcessExited() async throws {
     let toolchain = try #require(GoToolchain.all.last)
-    let target = try LeakTarget(try await GoLeakTargets.shared.build(toolchain).normal, rate: 50)
+    let target = try LeakTarget(try await GoFixtureBuilds.goleaks.build(toolchain).normal, rate: 50)
     defer { target.stop() }
     try await Task.sleep(for: .milliseconds(500))
     let inspector = try GoProcessInspector(pid: target.pid)
@@ -320,7 +331,7 @@ struct GoProcessTests {
   /// Kills a target and makes the kernel give its pid to /bin/sleep (through ns_last_pid).
   @Test func pidReusedByNonGoProcessIsDetected() async throws {
     let toolchain = try #require(GoToolchain.all.first)
-    let target = try LeakTarget(try await GoLeakTargets.shared.build(toolchain).normal)
+    let target = try LeakTarget(try await GoFixtureBuilds.goleaks.build(toolchain).normal)
     try await Task.sleep(for: .milliseconds(300))
     let pid = target.pid
     let inspector = try GoProcessInspector(pid: pid)

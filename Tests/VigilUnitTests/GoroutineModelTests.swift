@@ -255,3 +255,56 @@ func goToolPprofReadsTheGoroutineProfile() async throws {
     try JSONSerialization.jsonObject(with: JSONEncoder().encode(bare)) as? [String: Any])
   #expect(Set(keys.keys) == ["pc"])
 }
+
+// MARK: Trace sessions
+
+private func change(
+  _ goid: Int64, _ from: GoroutineState, _ to: GoroutineState, at seconds: Double
+) -> ObservedStatusChange {
+  ObservedStatusChange(
+    goid: goid, from: from, to: to, monotonicNanoseconds: at(seconds).monotonicNanoseconds,
+    tid: 100)
+}
+
+private let running = GoroutineState(status: .running)
+private let runnable = GoroutineState(status: .runnable)
+private let sending = GoroutineState(status: .waiting, waitReason: "chan send")
+
+@Test func traceChangesMoveTheStateMachines() throws {
+  var tracker = GoroutineTracker(pid: 7)
+  try tracker.update(with: snapshot(0, [goroutine(1, .runnable), goroutine(2), goroutine(3)]))
+  let applied = tracker.apply([
+    change(1, runnable, running, at: 0.1),
+    change(1, running, sending, at: 0.2),
+    change(2, sending, runnable, at: 0.3),
+    change(3, sending, .dead, at: 0.4),
+    change(9, .dead, runnable, at: 0.5),  // created during the session: left to the next snapshot
+  ])
+  #expect(applied.map(\.goid) == [1, 1, 2, 3])
+  #expect(tracker.goroutines[1]?.state == sending && tracker.goroutines[1]?.transitions == 2)
+  #expect(tracker.goroutines[1]?.parkedSinceNanoseconds == at(0.2).monotonicNanoseconds)
+  #expect(tracker.goroutines[2]?.state == runnable)
+  #expect(tracker.goroutines[2]?.parkedSinceNanoseconds == nil)
+  #expect(tracker.goroutines[3] == nil && tracker.goroutines[9] == nil)
+  // The next snapshot goes on from the traced states.
+  let next = try tracker.update(
+    with: snapshot(1, [goroutine(1, seq: 1), goroutine(2, .runnable), goroutine(9, .running)]))
+  #expect(Set(next.map(\.goid)) == [1, 9])
+}
+
+@Test func traceSummaryCountsChangesByKindAndGoroutine() {
+  let summary = StatusTraceSummary(
+    [
+      change(1, running, sending, at: 0.1), change(1, sending, runnable, at: 0.2),
+      change(1, runnable, running, at: 0.3), change(1, running, sending, at: 0.4),
+      change(2, runnable, running, at: 0.5),
+    ], limit: 2)
+  #expect(summary.changes == 5 && summary.goroutines == 2)
+  // Ties in count go by name.
+  #expect(
+    summary.byChange.map { "\($0.from)>\($0.to)=\($0.count)" } == [
+      "runnable>running=2", "running>waiting(chan send)=2",
+    ])
+  #expect(summary.busiest.map(\.goroutine) == [1, 2])
+  #expect(summary.busiest[0].changes == 4 && summary.busiest[0].lastState == "waiting(chan send)")
+}

@@ -25,6 +25,7 @@ enum vigil_record_kind {
 	VIGIL_RECORD_FUTEX = 2,  /* a targeted thread waited on a futex longer than the threshold */
 	VIGIL_RECORD_EXEC = 3,   /* some process called exec (only when exec reporting is on) */
 	VIGIL_RECORD_EXIT = 4,   /* a targeted process exited (its pid left the target set) */
+	VIGIL_RECORD_GO_STATUS = 5, /* a goroutine changed status (goroutine trace sessions) */
 };
 
 /* Futex wait outcomes, from the syscall's return value. */
@@ -85,6 +86,19 @@ struct vigil_settings {
 	__u32 report_exec;      /* 1: emit VIGIL_RECORD_EXEC for every exec */
 	__u32 stack_depth;      /* frames to capture, 0..VIGIL_MAX_STACK_DEPTH */
 	__u32 has_cgroup_targets; /* 1: also look targets up by cgroup */
+};
+
+/* One goroutine status change, seen by the trace session's uprobe on
+ * runtime.casgstatus(gp, oldval, newval). */
+struct vigil_go_status_record {
+	__u32 kind; /* VIGIL_RECORD_GO_STATUS */
+	__u32 tid;  /* the thread that made the change */
+	__u64 time_ns; /* CLOCK_MONOTONIC */
+	__s64 goid;
+	__u32 from;        /* runtime status values (_Grunning = 2, ...) */
+	__u32 to;
+	__u32 wait_reason; /* g.waitreason when the change was made */
+	__u32 _pad;
 };
 
 /* Where a Go process keeps the running goroutine, for `vigil_go_procs` (by tgid):

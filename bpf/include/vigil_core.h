@@ -26,8 +26,11 @@ struct task_struct {
 	struct thread_struct thread;
 } __attribute__((preserve_access_index));
 
-/* x86-64 user register frame, as saved on kernel entry (ax: a syscall's return value). */
+/* x86-64 user register frame, as saved on kernel entry (ax: a syscall's return value).
+ * Field order does not matter: CO-RE relocates each one. */
 struct pt_regs {
+	unsigned long cx;
+	unsigned long bx;
 	unsigned long di;
 	unsigned long si;
 	unsigned long dx;

@@ -24,4 +24,9 @@ int vigil_setns(int fd, int nstype);
  * (SO_NETNS_COOKIE), the value bpf_get_netns_cookie() returns there. 0 or -errno. */
 int vigil_netns_cookie(int socket_fd, unsigned long long *cookie);
 
+/* A uprobe perf event at `file_offset` of `binary_path`, in process `pid` only, enabled.
+ * `pmu_type` is /sys/bus/event_source/devices/uprobe/type. A descriptor or -errno. */
+int vigil_uprobe_open(int pmu_type, const char *binary_path, unsigned long long file_offset,
+		      int pid);
+
 #endif
