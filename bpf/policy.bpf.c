@@ -26,7 +26,9 @@ static __always_inline __u64 vigil_device_netns_cookie(struct __sk_buff *skb)
 	struct net_device *dev = kskb->dev;
 	if (!dev)
 		return 0;
-	return BPF_CORE_READ(dev, nd_net.net, net_cookie);
+	/* Trusted pointers: plain loads, no helper calls. */
+	struct net *net = dev->nd_net.net;
+	return net ? net->net_cookie : 0;
 }
 
 static __always_inline int vigil_tc(struct __sk_buff *skb, __u32 direction)

@@ -253,8 +253,9 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 	if (vigil_parse(skb, l3_offset, &pkt) != 0)
 		return 1; /* ARP and other non-IP traffic */
 
-	struct vigil_ct_key forward = {};
-	struct vigil_ct_key reverse = {};
+	/* vigil_ct_key_of writes every byte of a key (no implicit padding). */
+	struct vigil_ct_key forward;
+	struct vigil_ct_key reverse;
 	vigil_ct_key_of(&pkt, endpoint, false, &forward);
 	struct vigil_ct_key *opener = &forward;
 	struct vigil_ct_value *flow = bpf_map_lookup_elem(&vigil_pol_ct, &forward);
