@@ -39,6 +39,8 @@ public struct TrackedGoroutine: Sendable, Hashable {
   /// The group it belongs to, computed once per change of the goroutine (finding the blocking
   /// frame looks at every frame's package name).
   public var groupKey: GoroutineGroupKey
+  /// The tracker's update that last saw it.
+  var seenInUpdate: UInt64 = 0
 }
 
 /// Why a snapshot was refused.
@@ -66,10 +68,13 @@ public struct GoroutineTracker: Sendable {
   public let pid: Int32
   /// How long group count histories are kept.
   public let historySeconds: Double
-  public internal(set) var goroutines: [Int64: TrackedGoroutine] = [:]
+  public private(set) var goroutines: [Int64: TrackedGoroutine] = [:]
   public private(set) var latest: GoroutineSnapshot?
   /// Per group, its count at each snapshot within `historySeconds` (0 once it emptied).
   public private(set) var history: [GoroutineGroupKey: [GroupCountSample]] = [:]
+  /// How many tracked goroutines each group has now, kept as goroutines come, go and change.
+  private var groupCounts: [GoroutineGroupKey: Int] = [:]
+  private var updates: UInt64 = 0
 
   public init(pid: Int32, historySeconds: Double = 900) {
     (self.pid, self.historySeconds) = (pid, historySeconds)
@@ -89,63 +94,65 @@ public struct GoroutineTracker: Sendable {
       throw .outOfOrder(
         lastNanoseconds: last.monotonicNanoseconds, gotNanoseconds: now.monotonicNanoseconds)
     }
+    updates += 1
+    let update = updates
     var transitions: [GoroutineTransition] = []
-    var next: [Int64: TrackedGoroutine] = [:]
-    next.reserveCapacity(snapshot.goroutines.count)
-    for goroutine in snapshot.goroutines where next[goroutine.goid] == nil {
+    var seen = 0
+    // Tracked goroutines are changed in place: copying 100k records per snapshot cost more
+    // than reading them from the process.
+    for goroutine in snapshot.goroutines {
       let state = GoroutineState(status: goroutine.status, waitReason: goroutine.waitReason)
-      var tracked: TrackedGoroutine
-      if var previous = goroutines[goroutine.goid] {
-        let ran = previous.goroutine.trackingSeq != goroutine.trackingSeq
-        if previous.state != state || ran {
-          transitions.append(.init(goid: goroutine.goid, from: previous.state, to: state, at: now))
-          previous.transitions += 1
-        }
-        let stillParked = state.status.isParked && previous.state == state && !ran
-        previous.parkedSinceNanoseconds =
-          stillParked ? previous.parkedSinceNanoseconds : nil
-        // What the key is made of (a GC's waitsince changes nothing here).
-        let old = previous.goroutine
-        if old.status != goroutine.status || old.waitReason != goroutine.waitReason
-          || old.creation != goroutine.creation || old.stack != goroutine.stack
-        {
-          previous.groupKey = GoroutineGroupKey(goroutine)
-        }
-        previous.goroutine = goroutine
-        previous.state = state
-        tracked = previous
-      } else {
+      guard let index = goroutines.index(forKey: goroutine.goid) else {
         transitions.append(.init(goid: goroutine.goid, from: nil, to: state, at: now))
-        tracked = TrackedGoroutine(
+        var tracked = TrackedGoroutine(
           goroutine: goroutine, state: state, firstSeen: now, parkedSinceNanoseconds: nil,
-          transitions: 0, groupKey: GoroutineGroupKey(goroutine))
+          transitions: 0, groupKey: GoroutineGroupKey(goroutine), seenInUpdate: update)
+        tracked.noteParked(goroutine, at: now)
+        groupCounts[tracked.groupKey, default: 0] += 1
+        goroutines[goroutine.goid] = tracked
+        seen += 1
+        continue
       }
-      if state.status.isParked {
-        var since = tracked.parkedSinceNanoseconds ?? now.monotonicNanoseconds
-        // The runtime saw it parked earlier (at a GC) and it has not run since.
-        if let runtime = goroutine.waitingSinceNanoseconds, runtime > 0,
-          runtime <= now.monotonicNanoseconds
-        {
-          since = min(since, runtime)
-        }
-        tracked.parkedSinceNanoseconds = since
+      guard goroutines.values[index].seenInUpdate != update else { continue }  // listed twice
+      seen += 1
+      let regrouped = goroutines.values[index].observe(
+        goroutine, state: state, at: now, update: update, transitions: &transitions)
+      if let (old, new) = regrouped {
+        leaveGroup(old)
+        groupCounts[new, default: 0] += 1
       }
-      next[goroutine.goid] = tracked
     }
-    for (goid, previous) in goroutines where next[goid] == nil {
-      transitions.append(.init(goid: goid, from: previous.state, to: .dead, at: now))
+    if seen < goroutines.count {
+      // Collected first: removing while iterating would copy the whole table.
+      let dead = goroutines.filter { $0.value.seenInUpdate != update }
+      for (goid, tracked) in dead {
+        transitions.append(.init(goid: goid, from: tracked.state, to: .dead, at: now))
+        remove(goid)
+      }
     }
-    goroutines = next
     latest = snapshot
     recordCounts(at: now)
     return transitions
   }
 
+  /// Stops tracking `goid` (it died).
+  mutating func remove(_ goid: Int64) {
+    guard let tracked = goroutines.removeValue(forKey: goid) else { return }
+    leaveGroup(tracked.groupKey)
+  }
+
+  /// Replaces what is known of a tracked goroutine (its group unchanged).
+  mutating func replace(_ tracked: TrackedGoroutine) {
+    goroutines[tracked.goroutine.goid] = tracked
+  }
+
+  private mutating func leaveGroup(_ key: GoroutineGroupKey) {
+    guard let count = groupCounts[key] else { return }
+    groupCounts[key] = count > 1 ? count - 1 : nil
+  }
+
   private mutating func recordCounts(at now: SnapshotTime) {
-    var counts: [GoroutineGroupKey: Int] = [:]
-    for tracked in goroutines.values {
-      counts[tracked.groupKey, default: 0] += 1
-    }
+    let counts = groupCounts
     let oldest =
       now.monotonicNanoseconds
       - min(
@@ -182,5 +189,50 @@ public struct GoroutineTracker: Sendable {
         startFunction: sample.start.function, stack: sample.stack,
         runtimeOwned: sample.isRuntimeOwned, history: history[key] ?? [])
     }.sorted { ($0.count, $1.key.description) > ($1.count, $0.key.description) }
+  }
+}
+
+extension TrackedGoroutine {
+  /// Takes in the goroutine as a new snapshot read it; returns its old and new group when the
+  /// group changed.
+  fileprivate mutating func observe(
+    _ goroutine: Goroutine, state: GoroutineState, at now: SnapshotTime, update: UInt64,
+    transitions: inout [GoroutineTransition]
+  ) -> (GoroutineGroupKey, GoroutineGroupKey)? {
+    seenInUpdate = update
+    let ran = self.goroutine.trackingSeq != goroutine.trackingSeq
+    if self.state != state || ran {
+      transitions.append(.init(goid: goroutine.goid, from: self.state, to: state, at: now))
+      self.transitions += 1
+    }
+    let stillParked = state.status.isParked && self.state == state && !ran
+    if !stillParked { parkedSinceNanoseconds = nil }
+    // What the key is made of (a GC's waitsince changes nothing here).
+    let old = self.goroutine
+    var regrouped: (GoroutineGroupKey, GoroutineGroupKey)?
+    if old.status != goroutine.status || old.waitReason != goroutine.waitReason
+      || old.creation != goroutine.creation || old.stack != goroutine.stack
+    {
+      let key = GoroutineGroupKey(goroutine)
+      if key != groupKey { regrouped = (groupKey, key) }
+      groupKey = key
+    }
+    self.goroutine = goroutine
+    self.state = state
+    noteParked(goroutine, at: now)
+    return regrouped
+  }
+
+  /// Parked since: the first snapshot that saw it parked so, or the runtime's earlier
+  /// `g.waitsince` (set at a GC) when it has not run since.
+  fileprivate mutating func noteParked(_ goroutine: Goroutine, at now: SnapshotTime) {
+    guard state.status.isParked else { return }
+    var since = parkedSinceNanoseconds ?? now.monotonicNanoseconds
+    if let runtime = goroutine.waitingSinceNanoseconds, runtime > 0,
+      runtime <= now.monotonicNanoseconds
+    {
+      since = min(since, runtime)
+    }
+    parkedSinceNanoseconds = since
   }
 }

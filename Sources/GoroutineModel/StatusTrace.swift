@@ -40,14 +40,14 @@ extension GoroutineTracker {
       applied.append(
         GoroutineTransition(goid: change.goid, from: tracked.state, to: change.to, at: at))
       if change.to.status == .dead {
-        goroutines[change.goid] = nil
+        remove(change.goid)
         continue
       }
       tracked.transitions += 1
       tracked.state = change.to
       tracked.parkedSinceNanoseconds =
         change.to.status.isParked ? change.monotonicNanoseconds : nil
-      goroutines[change.goid] = tracked
+      replace(tracked)
     }
     return applied
   }
