@@ -33,7 +33,7 @@ final class BenchNetwork: @unchecked Sendable {
   }
 
   func delete() {
-    for namespace in [client, server] { try? run("/usr/sbin/ip", "netns", "del", namespace) }
+    for namespace in [client, server] { _ = try? run("/usr/sbin/ip", "netns", "del", namespace) }
   }
 
   /// Received UDP packets per second from client to server port 9, over `seconds` of one
