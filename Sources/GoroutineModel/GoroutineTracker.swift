@@ -96,6 +96,7 @@ public struct GoroutineTracker: Sendable {
     }
     updates += 1
     let update = updates
+    goroutines.reserveCapacity(snapshot.goroutines.count)
     var transitions: [GoroutineTransition] = []
     var seen = 0
     // Tracked goroutines are changed in place: copying 100k records per snapshot cost more
