@@ -73,11 +73,11 @@ extension EndpointRef {
   /// Reads `{interface, netns}` or `{cgroup}`.
   init(reading node: PolicyNode) throws(PolicyError) {
     let fields = try node.mapping(keys: ["interface", "netns", "cgroup"])
-    switch (fields.entries["interface"], fields.entries["cgroup"]) {
+    switch (fields.entry("interface"), fields.entry("cgroup")) {
     case (let interface?, nil):
-      self = .interface(name: try interface.string(), netns: try fields.entries["netns"]?.string())
+      self = .interface(name: try interface.string(), netns: try fields.entry("netns")?.string())
     case (nil, let cgroup?):
-      if let netns = fields.entries["netns"] {
+      if let netns = fields.entry("netns") {
         throw netns.error("only applies to an interface endpoint", showingValue: false)
       }
       self = .cgroup(path: try cgroup.string())

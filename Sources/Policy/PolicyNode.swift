@@ -2,27 +2,29 @@ import Yams
 
 /// A YAML node with the field path it came from, so that every error names it.
 struct PolicyNode {
-  let node: Node
-  let field: String
+  let node: YAMLNode
+  private let path: FieldPath
 
   /// The documents of `yaml` in order, nil for empty ones; syntax errors carry line and column.
   static func documents(yaml: String, source: String) throws(PolicyError) -> [PolicyNode?] {
+    let roots: [YAMLNode]
     do {
-      // No tag resolution: fields are read as text, and resolving every scalar by regex
-      // dominated parsing (10k rules: ~0.5 s).
-      let parser = try Parser(yaml: yaml, resolver: .basic)
-      var documents: [PolicyNode?] = []
-      while let root = try parser.nextRoot() {
-        let document = PolicyNode(node: root, field: "")
-        documents.append(document.isNull ? nil : document)
-      }
-      return documents
+      roots = try YAMLNode.documents(yaml: yaml)
     } catch let error as YamlError {
       throw syntaxError(error, source: source)
     } catch {
       throw PolicyError(source: source, reason: "malformed YAML: \(error)")
     }
+    return roots.map { $0.isNull ? nil : PolicyNode(node: $0, path: .root) }
   }
+
+  fileprivate init(node: YAMLNode, path: FieldPath) {
+    self.node = node
+    self.path = path
+  }
+
+  /// The dotted path of this node, such as `spec.ingress[0].from`; empty for a document.
+  var field: String { path.description }
 
   /// An error about this node, quoting its text when it is a scalar and `showingValue` holds.
   func error(_ reason: String, showingValue: Bool = true) -> PolicyError {
@@ -30,37 +32,36 @@ struct PolicyNode {
   }
 
   /// A plain `~`, `null` or empty value.
-  var isNull: Bool {
-    guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
-    return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
-  }
+  var isNull: Bool { node.isNull }
 
-  /// A mapping's entries by key, rejecting keys outside `known` and repeats; null reads as empty.
+  /// A mapping's entries, rejecting keys outside `known` and repeats; null reads as empty.
   func mapping(keys known: [String]) throws(PolicyError) -> PolicyFields {
-    if isNull { return PolicyFields(field: field, entries: [:]) }
-    guard case .mapping(let mapping) = node else { throw error("must be a mapping\(kindSuffix)") }
-    var entries: [String: PolicyNode] = [:]
-    for (key, value) in mapping {
-      guard case .scalar(let name) = key else { throw error("has a key that is not a name") }
-      let entry = PolicyNode(node: value, field: child(name.string))
-      guard known.contains(name.string) else {
+    if isNull { return PolicyFields(path: path, pairs: []) }
+    guard case .mapping(let pairs) = node.content else {
+      throw error("must be a mapping\(kindSuffix)")
+    }
+    for (index, pair) in pairs.enumerated() {
+      guard let name = pair.key.text else { throw error("has a key that is not a name") }
+      guard known.contains(name) else {
         throw PolicyError(
-          field: entry.field,
+          field: FieldPath.key(path, name).description,
           reason: "is not a known key (expected one of: \(known.joined(separator: ", ")))")
       }
-      guard entries[name.string] == nil else {
-        throw entry.error("is set more than once", showingValue: false)
+      guard !pairs[..<index].contains(where: { $0.key.text == name }) else {
+        throw PolicyNode(node: pair.value, path: .key(path, name))
+          .error("is set more than once", showingValue: false)
       }
-      entries[name.string] = entry
     }
-    return PolicyFields(field: field, entries: entries)
+    return PolicyFields(path: path, pairs: pairs)
   }
 
   /// The items of a sequence, each named `field[index]`; null reads as empty.
   func sequence() throws(PolicyError) -> [PolicyNode] {
     if isNull { return [] }
-    guard case .sequence(let items) = node else { throw error("must be a list\(kindSuffix)") }
-    return items.enumerated().map { PolicyNode(node: $1, field: "\(field)[\($0)]") }
+    guard case .sequence(let items) = node.content else {
+      throw error("must be a list\(kindSuffix)")
+    }
+    return items.enumerated().map { PolicyNode(node: $1, path: .index(path, $0)) }
   }
 
   /// The text of a non-null scalar.
@@ -85,20 +86,14 @@ struct PolicyNode {
       guard let next = current[key] else { return nil }
       current = next
     }
-    return current.scalar?.string
+    return current.text
   }
-
-  /// The path of the field `key` under this one.
-  func child(_ key: String) -> String { field.isEmpty ? key : "\(field).\(key)" }
 
   /// The text of a scalar node.
-  var text: String? {
-    guard case .scalar(let scalar) = node else { return nil }
-    return scalar.string
-  }
+  var text: String? { node.text }
 
   private var kindSuffix: String {
-    switch node {
+    switch node.content {
     case .scalar: ""
     case .mapping: ", not a mapping"
     case .sequence: ", not a list"
@@ -119,21 +114,43 @@ struct PolicyNode {
   }
 }
 
+/// Where a node sits in its document; spelled out only for an error.
+private indirect enum FieldPath: CustomStringConvertible {
+  case root
+  case key(FieldPath, String)
+  case index(FieldPath, Int)
+
+  var description: String {
+    switch self {
+    case .root: ""
+    case .key(.root, let key): key
+    case .key(let parent, let key): "\(parent).\(key)"
+    case .index(let parent, let index): "\(parent)[\(index)]"
+    }
+  }
+}
+
 /// A mapping's entries, read by key; a missing required key is an error naming its path.
 struct PolicyFields {
-  let field: String
-  let entries: [String: PolicyNode]
+  fileprivate let path: FieldPath
+  fileprivate let pairs: [YAMLNode.Pair]
+
+  /// The entry under `key` when present, even if null.
+  func entry(_ key: String) -> PolicyNode? {
+    pairs.first { $0.key.text == key }.map { PolicyNode(node: $0.value, path: .key(path, key)) }
+  }
 
   /// The entry under `key`, if present and not null.
   subscript(key: String) -> PolicyNode? {
-    entries[key].flatMap { $0.isNull ? nil : $0 }
+    entry(key).flatMap { $0.isNull ? nil : $0 }
   }
 
   /// The entry under `key`; `hint` follows "is required" when it is missing.
   func required(_ key: String, hint: String = "") throws(PolicyError) -> PolicyNode {
     guard let entry = self[key] else {
-      let path = field.isEmpty ? key : "\(field).\(key)"
-      throw PolicyError(field: path, reason: "is required" + (hint.isEmpty ? "" : " (\(hint))"))
+      throw PolicyError(
+        field: FieldPath.key(path, key).description,
+        reason: "is required" + (hint.isEmpty ? "" : " (\(hint))"))
     }
     return entry
   }
