@@ -1,9 +1,10 @@
 import Yams
 
-/// A YAML node with the field path it came from, so that every error names it.
+/// A YAML node being read into a policy. Errors name the field relative to this node; reading
+/// a key or an item through ``PolicyFields`` or ``items(_:)`` puts the path in front, so no path
+/// is built unless there is an error.
 struct PolicyNode {
   let node: YAMLNode
-  private let path: FieldPath
 
   /// The documents of `yaml` in order, nil for empty ones; syntax errors carry line and column.
   static func documents(yaml: String, source: String) throws(PolicyError) -> [PolicyNode?] {
@@ -15,20 +16,12 @@ struct PolicyNode {
     } catch {
       throw PolicyError(source: source, reason: "malformed YAML: \(error)")
     }
-    return roots.map { $0.isNull ? nil : PolicyNode(node: $0, path: .root) }
+    return roots.map { $0.isNull ? nil : PolicyNode(node: $0) }
   }
-
-  fileprivate init(node: YAMLNode, path: FieldPath) {
-    self.node = node
-    self.path = path
-  }
-
-  /// The dotted path of this node, such as `spec.ingress[0].from`; empty for a document.
-  var field: String { path.description }
 
   /// An error about this node, quoting its text when it is a scalar and `showingValue` holds.
   func error(_ reason: String, showingValue: Bool = true) -> PolicyError {
-    PolicyError(field: field, value: showingValue ? text : nil, reason: reason)
+    PolicyError(value: showingValue ? text : nil, reason: reason)
   }
 
   /// A plain `~`, `null` or empty value.
@@ -36,7 +29,7 @@ struct PolicyNode {
 
   /// A mapping's entries, rejecting keys outside `known` and repeats; null reads as empty.
   func mapping(keys known: [String]) throws(PolicyError) -> PolicyFields {
-    if isNull { return PolicyFields(path: path, pairs: []) }
+    if isNull { return PolicyFields(pairs: []) }
     guard case .mapping(let pairs) = node.content else {
       throw error("must be a mapping\(kindSuffix)")
     }
@@ -44,24 +37,33 @@ struct PolicyNode {
       guard let name = pair.key.text else { throw error("has a key that is not a name") }
       guard known.contains(name) else {
         throw PolicyError(
-          field: FieldPath.key(path, name).description,
+          field: name,
           reason: "is not a known key (expected one of: \(known.joined(separator: ", ")))")
       }
       guard !pairs[..<index].contains(where: { $0.key.text == name }) else {
-        throw PolicyNode(node: pair.value, path: .key(path, name))
-          .error("is set more than once", showingValue: false)
+        throw PolicyError(field: name, reason: "is set more than once")
       }
     }
-    return PolicyFields(path: path, pairs: pairs)
+    return PolicyFields(pairs: pairs)
   }
 
-  /// The items of a sequence, each named `field[index]`; null reads as empty.
-  func sequence() throws(PolicyError) -> [PolicyNode] {
+  /// Each item of a sequence read by `read`, errors naming the item `[index]`; null reads as
+  /// empty.
+  func items<T>(_ read: (PolicyNode) throws(PolicyError) -> T) throws(PolicyError) -> [T] {
     if isNull { return [] }
     guard case .sequence(let items) = node.content else {
       throw error("must be a list\(kindSuffix)")
     }
-    return items.enumerated().map { PolicyNode(node: $1, path: .index(path, $0)) }
+    var values: [T] = []
+    values.reserveCapacity(items.count)
+    for (index, item) in items.enumerated() {
+      do {
+        values.append(try read(PolicyNode(node: item)))
+      } catch {
+        throw error.within("[\(index)]")
+      }
+    }
+    return values
   }
 
   /// The text of a non-null scalar.
@@ -72,9 +74,11 @@ struct PolicyNode {
   }
 
   /// The text of a scalar converted by `convert`; `reason` follows the value when it fails.
-  func parsed<T>(_ convert: (String) -> T?, else reason: String) throws(PolicyError) -> T {
+  func parsed<T>(_ convert: (String) -> T?, else reason: @autoclosure () -> String)
+    throws(PolicyError) -> T
+  {
     let text = try string()
-    guard let value = convert(text) else { throw error(reason) }
+    guard let value = convert(text) else { throw error(reason()) }
     return value
   }
 
@@ -114,44 +118,47 @@ struct PolicyNode {
   }
 }
 
-/// Where a node sits in its document; spelled out only for an error.
-private indirect enum FieldPath: CustomStringConvertible {
-  case root
-  case key(FieldPath, String)
-  case index(FieldPath, Int)
-
-  var description: String {
-    switch self {
-    case .root: ""
-    case .key(.root, let key): key
-    case .key(let parent, let key): "\(parent).\(key)"
-    case .index(let parent, let index): "\(parent)[\(index)]"
-    }
-  }
-}
-
-/// A mapping's entries, read by key; a missing required key is an error naming its path.
+/// A mapping's entries, read by key; errors of an entry are named by its key.
 struct PolicyFields {
-  fileprivate let path: FieldPath
   fileprivate let pairs: [YAMLNode.Pair]
 
   /// The entry under `key` when present, even if null.
   func entry(_ key: String) -> PolicyNode? {
-    pairs.first { $0.key.text == key }.map { PolicyNode(node: $0.value, path: .key(path, key)) }
+    pairs.first { $0.key.text == key }.map { PolicyNode(node: $0.value) }
   }
 
-  /// The entry under `key`, if present and not null.
-  subscript(key: String) -> PolicyNode? {
-    entry(key).flatMap { $0.isNull ? nil : $0 }
-  }
+  /// Whether `key` is present (even if null).
+  func contains(_ key: String) -> Bool { entry(key) != nil }
 
-  /// The entry under `key`; `hint` follows "is required" when it is missing.
-  func required(_ key: String, hint: String = "") throws(PolicyError) -> PolicyNode {
-    guard let entry = self[key] else {
-      throw PolicyError(
-        field: FieldPath.key(path, key).description,
-        reason: "is required" + (hint.isEmpty ? "" : " (\(hint))"))
+  /// The entry under `key` read by `read` when present and not null, even when `nulls` holds.
+  func read<T>(_ key: String, nulls: Bool = false, _ read: (PolicyNode) throws(PolicyError) -> T)
+    throws(PolicyError) -> T?
+  {
+    guard let entry = entry(key), nulls || !entry.isNull else { return nil }
+    do {
+      return try read(entry)
+    } catch {
+      throw error.within(key)
     }
-    return entry
+  }
+
+  /// The entry under `key` read by `read`; `hint` follows "is required" when it is missing.
+  func required<T>(
+    _ key: String, hint: String = "", _ read: (PolicyNode) throws(PolicyError) -> T
+  ) throws(PolicyError) -> T {
+    guard let value = try self.read(key, read) else {
+      throw PolicyError(field: key, reason: "is required" + (hint.isEmpty ? "" : " (\(hint))"))
+    }
+    return value
+  }
+}
+
+extension PolicyError {
+  /// This error, about the field `step` (a key or `[index]`) leads to.
+  func within(_ step: String) -> PolicyError {
+    var error = self
+    error.field =
+      field.isEmpty ? step : field.first == "[" ? step + field : "\(step).\(field)"
+    return error
   }
 }

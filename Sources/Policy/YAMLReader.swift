@@ -17,6 +17,10 @@ struct YAMLReader {
   private var offset = 0
   private var line = 1
   private var lineStart = 0
+  /// Children of the collections being read, innermost last: each collection's array is
+  /// allocated once, at its full size.
+  private var pendingPairs: [YAMLNode.Pair] = []
+  private var pendingItems: [YAMLNode] = []
 
   /// Simple keys longer than this are left to Yams (libyaml allows up to 1024 characters).
   private static let maxKeyBytes = 1000
@@ -91,7 +95,7 @@ struct YAMLReader {
   private mutating func blockMapping(indent: Int, firstKey: YAMLNode) throws(Unsupported)
     -> YAMLNode
   {
-    var pairs: [YAMLNode.Pair] = []
+    let base = pendingPairs.count
     var key = firstKey
     while true {
       offset += 1  // the `:`
@@ -114,12 +118,13 @@ struct YAMLReader {
           ? try flowCollection() : try scalar(flow: false)
         try endOfInlineValue(parent: indent)
       }
-      pairs.append(YAMLNode.Pair(key: key, value: value))
+      pendingPairs.append(YAMLNode.Pair(key: key, value: value))
       guard let next = lineIndent, next >= indent else { break }
       guard next == indent else { throw Unsupported() }
       key = try blockKey()
     }
-    return YAMLNode(content: .mapping(pairs), line: firstKey.line, column: firstKey.column)
+    return YAMLNode(
+      content: .mapping(takePairs(from: base)), line: firstKey.line, column: firstKey.column)
   }
 
   /// A key of a block mapping, on one line, followed by `:` and a space or the line's end.
@@ -135,7 +140,7 @@ struct YAMLReader {
   /// A block sequence whose `-` entries are at column `indent`.
   private mutating func blockSequence(indent: Int) throws(Unsupported) -> YAMLNode {
     let (startLine, startColumn) = mark()
-    var items: [YAMLNode] = []
+    let base = pendingItems.count
     repeat {
       offset += 1  // the `-`
       skipSpaces()
@@ -143,17 +148,18 @@ struct YAMLReader {
         let missing = empty()
         try endOfLine()
         if let next = try nextContentLine(), next > indent {
-          items.append(try blockNode(parent: indent))
+          pendingItems.append(try blockNode(parent: indent))
         } else {
-          items.append(missing)
+          pendingItems.append(missing)
         }
       } else {
-        items.append(try blockNode(parent: indent))
+        pendingItems.append(try blockNode(parent: indent))
       }
       guard let next = lineIndent, next >= indent else { break }
       guard next == indent else { throw Unsupported() }
     } while byte(0) == .dash && isBlankOrEnd(1)
-    return YAMLNode(content: .sequence(items), line: startLine, column: startColumn)
+    return YAMLNode(
+      content: .sequence(takeItems(from: base)), line: startLine, column: startColumn)
   }
 
   /// After a value written on its key's or entry's line: only a comment may follow, and the
@@ -173,13 +179,12 @@ struct YAMLReader {
     let isSequence = byte(0) == .openBracket
     let close = isSequence ? UInt8.closeBracket : .closeBrace
     offset += 1
-    var items: [YAMLNode] = []
-    var pairs: [YAMLNode.Pair] = []
+    let base = isSequence ? pendingItems.count : pendingPairs.count
     while true {
       try skipFlowSpace()
       if byte(0) == close { break }
       if isSequence {
-        items.append(try flowValue())
+        pendingItems.append(try flowValue())
         guard byte(0) != .colon else { throw Unsupported() }
       } else {
         let start = offset
@@ -191,7 +196,7 @@ struct YAMLReader {
         offset += 1
         try skipFlowSpace()
         guard byte(0) != .comma, byte(0) != close else { throw Unsupported() }
-        pairs.append(YAMLNode.Pair(key: key, value: try flowValue()))
+        pendingPairs.append(YAMLNode.Pair(key: key, value: try flowValue()))
       }
       if byte(0) == .comma {
         offset += 1
@@ -202,7 +207,8 @@ struct YAMLReader {
     }
     offset += 1
     return YAMLNode(
-      content: isSequence ? .sequence(items) : .mapping(pairs), line: startLine,
+      content: isSequence ? .sequence(takeItems(from: base)) : .mapping(takePairs(from: base)),
+      line: startLine,
       column: startColumn)
   }
 
@@ -240,6 +246,16 @@ struct YAMLReader {
       default: return crossedLine
       }
     }
+  }
+
+  private mutating func takePairs(from base: Int) -> [YAMLNode.Pair] {
+    defer { pendingPairs.removeSubrange(base...) }
+    return Array(pendingPairs[base...])
+  }
+
+  private mutating func takeItems(from base: Int) -> [YAMLNode] {
+    defer { pendingItems.removeSubrange(base...) }
+    return Array(pendingItems[base...])
   }
 
   // MARK: Scalars
@@ -513,28 +529,28 @@ struct YAMLReader {
 }
 
 extension UInt8 {
-  fileprivate static let newline = UInt8(ascii: "\n")
-  fileprivate static let space = UInt8(ascii: " ")
-  fileprivate static let dash = UInt8(ascii: "-")
-  fileprivate static let dot = UInt8(ascii: ".")
-  fileprivate static let colon = UInt8(ascii: ":")
-  fileprivate static let comma = UInt8(ascii: ",")
-  fileprivate static let hash = UInt8(ascii: "#")
-  fileprivate static let question = UInt8(ascii: "?")
-  fileprivate static let openBracket = UInt8(ascii: "[")
-  fileprivate static let closeBracket = UInt8(ascii: "]")
-  fileprivate static let openBrace = UInt8(ascii: "{")
-  fileprivate static let closeBrace = UInt8(ascii: "}")
-  fileprivate static let singleQuote = UInt8(ascii: "'")
-  fileprivate static let doubleQuote = UInt8(ascii: "\"")
-  fileprivate static let backslash = UInt8(ascii: "\\")
-  fileprivate static let slash = UInt8(ascii: "/")
-  fileprivate static let ampersand = UInt8(ascii: "&")
-  fileprivate static let asterisk = UInt8(ascii: "*")
-  fileprivate static let exclamation = UInt8(ascii: "!")
-  fileprivate static let pipe = UInt8(ascii: "|")
-  fileprivate static let greater = UInt8(ascii: ">")
-  fileprivate static let percent = UInt8(ascii: "%")
-  fileprivate static let at = UInt8(ascii: "@")
-  fileprivate static let backtick = UInt8(ascii: "`")
+  fileprivate static var newline: UInt8 { UInt8(ascii: "\n") }
+  fileprivate static var space: UInt8 { UInt8(ascii: " ") }
+  fileprivate static var dash: UInt8 { UInt8(ascii: "-") }
+  fileprivate static var dot: UInt8 { UInt8(ascii: ".") }
+  fileprivate static var colon: UInt8 { UInt8(ascii: ":") }
+  fileprivate static var comma: UInt8 { UInt8(ascii: ",") }
+  fileprivate static var hash: UInt8 { UInt8(ascii: "#") }
+  fileprivate static var question: UInt8 { UInt8(ascii: "?") }
+  fileprivate static var openBracket: UInt8 { UInt8(ascii: "[") }
+  fileprivate static var closeBracket: UInt8 { UInt8(ascii: "]") }
+  fileprivate static var openBrace: UInt8 { UInt8(ascii: "{") }
+  fileprivate static var closeBrace: UInt8 { UInt8(ascii: "}") }
+  fileprivate static var singleQuote: UInt8 { UInt8(ascii: "'") }
+  fileprivate static var doubleQuote: UInt8 { UInt8(ascii: "\"") }
+  fileprivate static var backslash: UInt8 { UInt8(ascii: "\\") }
+  fileprivate static var slash: UInt8 { UInt8(ascii: "/") }
+  fileprivate static var ampersand: UInt8 { UInt8(ascii: "&") }
+  fileprivate static var asterisk: UInt8 { UInt8(ascii: "*") }
+  fileprivate static var exclamation: UInt8 { UInt8(ascii: "!") }
+  fileprivate static var pipe: UInt8 { UInt8(ascii: "|") }
+  fileprivate static var greater: UInt8 { UInt8(ascii: ">") }
+  fileprivate static var percent: UInt8 { UInt8(ascii: "%") }
+  fileprivate static var at: UInt8 { UInt8(ascii: "@") }
+  fileprivate static var backtick: UInt8 { UInt8(ascii: "`") }
 }
