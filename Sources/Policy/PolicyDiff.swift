@@ -70,8 +70,9 @@ extension PolicyDocument {
         switch (index < old.count ? old[index] : nil, index < new.count ? new[index] : nil) {
         case (nil, let added?): details.append("\(field): added \(added)")
         case (let removed?, nil): details.append("\(field): removed \(removed)")
-        case (let before?, let after?): compare(field, before.description, after.description)
-        case (nil, nil): break
+        case (let before?, let after?) where before != after:
+          compare(field, before.description, after.description)
+        default: break
         }
       }
     }
