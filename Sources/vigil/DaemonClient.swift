@@ -21,6 +21,11 @@ struct DaemonClient {
       type, try checked(try http.request(method: "POST", path: path, body: WireJSON.encode(body))))
   }
 
+  /// A successful `POST` of the JSON `body`, its answer decoded.
+  func post<T: Decodable>(_ path: String, json body: [UInt8], answer type: T.Type) throws -> T {
+    try decode(type, try checked(try http.request(method: "POST", path: path, body: body)))
+  }
+
   /// A successful `DELETE`.
   func delete(_ path: String) throws {
     _ = try checked(try http.request(method: "DELETE", path: path))

@@ -25,6 +25,9 @@ struct PolicyFileOptions: ParsableArguments {
       valueName: "file|dir"))
   var file: String
 
+  /// The request carrying every file's text, as JSON.
+  func requestJSON() throws -> [UInt8] { PolicyJSON.encode(try request()) }
+
   /// The request carrying every file's text.
   func request() throws -> PolicyRequest {
     do {
@@ -52,7 +55,7 @@ struct PolicyApplyCommand: ParsableCommand {
 
   func run() throws {
     let answer = try socket.client.post(
-      APIPath.policy, try files.request(), answer: PolicyApplyResponse.self)
+      APIPath.policy, json: try files.requestJSON(), answer: PolicyApplyResponse.self)
     if json { return try printJSON(answer) }
     printApplied(answer)
   }
@@ -125,7 +128,7 @@ struct PolicyDiffCommand: ParsableCommand {
 
   func run() throws {
     let answer = try socket.client.post(
-      APIPath.policyDiff, try files.request(), answer: PolicyDiffResponse.self)
+      APIPath.policyDiff, json: try files.requestJSON(), answer: PolicyDiffResponse.self)
     if json { return try printJSON(answer) }
     let against = answer.generation.map { "generation \($0)" } ?? "no policy"
     guard !answer.changes.isEmpty else {
@@ -211,7 +214,7 @@ struct PolicyValidateCommand: ParsableCommand {
       }
     }
     let answer = try socket.client.post(
-      APIPath.policyValidate, request, answer: PolicyValidateResponse.self)
+      APIPath.policyValidate, json: PolicyJSON.encode(request), answer: PolicyValidateResponse.self)
     if json { return try printJSON(answer) }
     print(
       "\(answer.policies.count) policies valid: \(answer.entries)/\(answer.capacity.entries) entries, \(answer.counters)/\(answer.capacity.counters) counters, \(answer.endpoints)/\(answer.capacity.endpoints) endpoints"
