@@ -4,19 +4,20 @@ import Yams
 /// a key or an item through ``PolicyFields`` or ``items(_:)`` puts the path in front, so no path
 /// is built unless there is an error.
 struct PolicyNode {
-  let node: YAMLNode
+  let tree: YAMLTree
+  let index: Int
 
   /// The documents of `yaml` in order, nil for empty ones; syntax errors carry line and column.
   static func documents(yaml: String, source: String) throws(PolicyError) -> [PolicyNode?] {
-    let roots: [YAMLNode]
+    let tree: YAMLTree
     do {
-      roots = try YAMLNode.documents(yaml: yaml)
+      tree = try YAMLTree.documents(yaml: yaml)
     } catch let error as YamlError {
       throw syntaxError(error, source: source)
     } catch {
       throw PolicyError(source: source, reason: "malformed YAML: \(error)")
     }
-    return roots.map { $0.isNull ? nil : PolicyNode(node: $0) }
+    return tree.roots.map { tree.isNull($0) ? nil : PolicyNode(tree: tree, index: $0) }
   }
 
   /// An error about this node, quoting its text when it is a scalar and `showingValue` holds.
@@ -25,42 +26,45 @@ struct PolicyNode {
   }
 
   /// A plain `~`, `null` or empty value.
-  var isNull: Bool { node.isNull }
+  var isNull: Bool { tree.isNull(index) }
 
   /// A mapping's entries, rejecting keys outside `known` and repeats; null reads as empty.
   func mapping(keys known: [String]) throws(PolicyError) -> PolicyFields {
-    if isNull { return PolicyFields(pairs: []) }
-    guard case .mapping(let pairs) = node.content else {
+    if isNull { return PolicyFields(tree: tree, mapping: nil) }
+    guard tree.nodes[index].kind == .mapping else {
       throw error("must be a mapping\(kindSuffix)")
     }
-    for (index, pair) in pairs.enumerated() {
-      guard let name = pair.key.text else { throw error("has a key that is not a name") }
+    var seen: [String] = []
+    var children = tree.children(index)
+    while let key = children.next(), children.next() != nil {
+      guard let name = tree.text(key) else { throw error("has a key that is not a name") }
       guard known.contains(name) else {
         throw PolicyError(
           field: name,
           reason: "is not a known key (expected one of: \(known.joined(separator: ", ")))")
       }
-      guard !pairs[..<index].contains(where: { $0.key.text == name }) else {
+      guard !seen.contains(name) else {
         throw PolicyError(field: name, reason: "is set more than once")
       }
+      seen.append(name)
     }
-    return PolicyFields(pairs: pairs)
+    return PolicyFields(tree: tree, mapping: index)
   }
 
   /// Each item of a sequence read by `read`, errors naming the item `[index]`; null reads as
   /// empty.
   func items<T>(_ read: (PolicyNode) throws(PolicyError) -> T) throws(PolicyError) -> [T] {
     if isNull { return [] }
-    guard case .sequence(let items) = node.content else {
+    guard tree.nodes[index].kind == .sequence else {
       throw error("must be a list\(kindSuffix)")
     }
     var values: [T] = []
-    values.reserveCapacity(items.count)
-    for (index, item) in items.enumerated() {
+    values.reserveCapacity(Int(tree.nodes[index].count))
+    for (position, item) in tree.children(index).enumerated() {
       do {
-        values.append(try read(PolicyNode(node: item)))
+        values.append(try read(PolicyNode(tree: tree, index: item)))
       } catch {
-        throw error.within("[\(index)]")
+        throw error.within("[\(position)]")
       }
     }
     return values
@@ -85,20 +89,20 @@ struct PolicyNode {
   /// The text at `path` under this node when every step is a mapping and the end a scalar,
   /// for naming a document before it is validated.
   func peek(_ path: String...) -> String? {
-    var current = node
+    var current = index
     for key in path {
-      guard let next = current[key] else { return nil }
+      guard let next = tree.value(current, key: key) else { return nil }
       current = next
     }
-    return current.text
+    return tree.text(current)
   }
 
   /// The text of a scalar node.
-  var text: String? { node.text }
+  var text: String? { tree.text(index) }
 
   private var kindSuffix: String {
-    switch node.content {
-    case .scalar: ""
+    switch tree.nodes[index].kind {
+    case .plain, .quoted: ""
     case .mapping: ", not a mapping"
     case .sequence: ", not a list"
     }
@@ -120,11 +124,14 @@ struct PolicyNode {
 
 /// A mapping's entries, read by key; errors of an entry are named by its key.
 struct PolicyFields {
-  fileprivate let pairs: [YAMLNode.Pair]
+  fileprivate let tree: YAMLTree
+  /// The mapping's node; nil for a null read as empty.
+  fileprivate let mapping: Int?
 
   /// The entry under `key` when present, even if null.
   func entry(_ key: String) -> PolicyNode? {
-    pairs.first { $0.key.text == key }.map { PolicyNode(node: $0.value) }
+    guard let mapping, let value = tree.value(mapping, key: key) else { return nil }
+    return PolicyNode(tree: tree, index: value)
   }
 
   /// Whether `key` is present (even if null).

@@ -17,10 +17,7 @@ struct YAMLReader {
   private var offset = 0
   private var line = 1
   private var lineStart = 0
-  /// Children of the collections being read, innermost last: each collection's array is
-  /// allocated once, at its full size.
-  private var pendingPairs: [YAMLNode.Pair] = []
-  private var pendingItems: [YAMLNode] = []
+  private var tree: YAMLTree.Builder
 
   /// Simple keys longer than this are left to Yams (libyaml allows up to 1024 characters).
   private static let maxKeyBytes = 1000
@@ -30,11 +27,11 @@ struct YAMLReader {
   init(bytes: UnsafeBufferPointer<UInt8>) throws(Unsupported) {
     self.bytes = bytes
     ascii = try Self.checkCharacters(bytes)
+    tree = YAMLTree.Builder(capacity: bytes.count / 10)
   }
 
   /// The documents in order; an empty document is an empty plain scalar, as with Yams.
-  mutating func documents() throws(Unsupported) -> [YAMLNode] {
-    var documents: [YAMLNode] = []
+  mutating func documents() throws(Unsupported) -> YAMLTree {
     // After `---` with no content yet; whether any document began; whether one may start
     // without `---` (only the first).
     var open = false
@@ -42,16 +39,16 @@ struct YAMLReader {
     while true {
       guard try nextContentLine() != nil else {
         if offset >= bytes.count {
-          if open { documents.append(empty()) }
-          return documents
+          if open { emptyDocument() }
+          return tree.finish()
         }
         let start = byte(0) == .dash
         if start {
-          if open { documents.append(empty()) }
+          if open { emptyDocument() }
           open = true
         } else {
           guard started else { throw Unsupported() }
-          if open { documents.append(empty()) }
+          if open { emptyDocument() }
           open = false
         }
         started = true
@@ -60,106 +57,111 @@ struct YAMLReader {
         continue
       }
       guard open || !started, byte(0) != UInt8(ascii: "%") else { throw Unsupported() }
-      documents.append(try blockNode(parent: -1))
+      tree.addRoot(tree.count)
+      try blockNode(parent: -1)
       open = false
       started = true
     }
   }
 
+  private mutating func emptyDocument() {
+    tree.addRoot(tree.count)
+    missingValue(at: mark())
+  }
+
   // MARK: Block context
 
   /// The block node starting at the current position, inside a block indented by `parent`.
-  private mutating func blockNode(parent: Int) throws(Unsupported) -> YAMLNode {
+  private mutating func blockNode(parent: Int) throws(Unsupported) {
     let indent = column
     switch byte(0) {
     case .dash where isBlankOrEnd(1):
-      return try blockSequence(indent: indent)
+      try blockSequence(indent: indent)
     case .openBracket, .openBrace:
-      let node = try flowCollection()
+      try flowCollection()
       try endOfInlineValue(parent: parent)
-      return node
     default:
       let start = offset
-      let scalar = try scalar(flow: false)
+      let index = tree.count
+      try scalar(flow: false)
       skipSpaces()
       if byte(0) == .colon && isBlankOrEnd(1) {
         guard offset - start <= Self.maxKeyBytes else { throw Unsupported() }
-        return try blockMapping(indent: indent, firstKey: scalar)
+        tree.openMapping(before: index)
+        try blockMapping(indent: indent, index: index)
+        return
       }
       try endOfInlineValue(parent: parent)
-      return scalar
     }
   }
 
-  /// A block mapping whose keys are at column `indent`; the position is at the first key's `:`.
-  private mutating func blockMapping(indent: Int, firstKey: YAMLNode) throws(Unsupported)
-    -> YAMLNode
-  {
-    let base = pendingPairs.count
-    var key = firstKey
+  /// The block mapping opened at `index`, whose keys are at column `indent`; the position is
+  /// at the first key's `:`.
+  private mutating func blockMapping(indent: Int, index: Int) throws(Unsupported) {
+    var count = 0
     while true {
       offset += 1  // the `:`
       skipSpaces()
-      let value: YAMLNode
       if isLineEnd(0) {
-        let missing = empty()
+        let missing = mark()
         try endOfLine()
         if let next = try nextContentLine(), next > indent {
-          value = try blockNode(parent: indent)
+          try blockNode(parent: indent)
         } else if lineIndent == indent && byte(0) == .dash && isBlankOrEnd(1) {
-          value = try blockSequence(indent: indent)
+          try blockSequence(indent: indent)
         } else {
-          value = missing
+          missingValue(at: missing)
         }
       } else {
         guard !(byte(0) == .dash && isBlankOrEnd(1)) else { throw Unsupported() }
-        value =
-          byte(0) == .openBracket || byte(0) == .openBrace
-          ? try flowCollection() : try scalar(flow: false)
+        if byte(0) == .openBracket || byte(0) == .openBrace {
+          try flowCollection()
+        } else {
+          try scalar(flow: false)
+        }
         try endOfInlineValue(parent: indent)
       }
-      pendingPairs.append(YAMLNode.Pair(key: key, value: value))
+      count += 1
       guard let next = lineIndent, next >= indent else { break }
       guard next == indent else { throw Unsupported() }
-      key = try blockKey()
+      try blockKey()
     }
-    return YAMLNode(
-      content: .mapping(takePairs(from: base)), line: firstKey.line, column: firstKey.column)
+    tree.close(index, count: count)
   }
 
   /// A key of a block mapping, on one line, followed by `:` and a space or the line's end.
-  private mutating func blockKey() throws(Unsupported) -> YAMLNode {
+  private mutating func blockKey() throws(Unsupported) {
     let start = offset
-    let key = try scalar(flow: false)
+    try scalar(flow: false)
     guard offset - start <= Self.maxKeyBytes else { throw Unsupported() }
     skipSpaces()
     guard byte(0) == .colon && isBlankOrEnd(1) else { throw Unsupported() }
-    return key
   }
 
   /// A block sequence whose `-` entries are at column `indent`.
-  private mutating func blockSequence(indent: Int) throws(Unsupported) -> YAMLNode {
-    let (startLine, startColumn) = mark()
-    let base = pendingItems.count
+  private mutating func blockSequence(indent: Int) throws(Unsupported) {
+    let (line, column) = mark()
+    let index = tree.open(.sequence, line: line, column: column)
+    var count = 0
     repeat {
       offset += 1  // the `-`
       skipSpaces()
       if isLineEnd(0) {
-        let missing = empty()
+        let missing = mark()
         try endOfLine()
         if let next = try nextContentLine(), next > indent {
-          pendingItems.append(try blockNode(parent: indent))
+          try blockNode(parent: indent)
         } else {
-          pendingItems.append(missing)
+          missingValue(at: missing)
         }
       } else {
-        pendingItems.append(try blockNode(parent: indent))
+        try blockNode(parent: indent)
       }
+      count += 1
       guard let next = lineIndent, next >= indent else { break }
       guard next == indent else { throw Unsupported() }
     } while byte(0) == .dash && isBlankOrEnd(1)
-    return YAMLNode(
-      content: .sequence(takeItems(from: base)), line: startLine, column: startColumn)
+    tree.close(index, count: count)
   }
 
   /// After a value written on its key's or entry's line: only a comment may follow, and the
@@ -171,33 +173,40 @@ struct YAMLReader {
     if let next = try nextContentLine(), next > parent { throw Unsupported() }
   }
 
+  /// A missing value: an empty plain scalar at `position`.
+  private mutating func missingValue(at position: (line: Int, column: Int)) {
+    tree.scalar("", plain: true, line: position.line, column: position.column)
+  }
+
   // MARK: Flow context
 
   /// `[...]` or `{...}` at the current position, possibly over several lines.
-  private mutating func flowCollection() throws(Unsupported) -> YAMLNode {
-    let (startLine, startColumn) = mark()
+  private mutating func flowCollection() throws(Unsupported) {
+    let (line, column) = mark()
     let isSequence = byte(0) == .openBracket
     let close = isSequence ? UInt8.closeBracket : .closeBrace
+    let index = tree.open(isSequence ? .sequence : .mapping, line: line, column: column)
     offset += 1
-    let base = isSequence ? pendingItems.count : pendingPairs.count
+    var count = 0
     while true {
       try skipFlowSpace()
       if byte(0) == close { break }
       if isSequence {
-        pendingItems.append(try flowValue())
+        try flowValue()
         guard byte(0) != .colon else { throw Unsupported() }
       } else {
         let start = offset
         guard byte(0) != .openBracket && byte(0) != .openBrace else { throw Unsupported() }
-        let key = try scalar(flow: true)
+        try scalar(flow: true)
         guard offset - start <= Self.maxKeyBytes else { throw Unsupported() }
         skipSpaces()
         guard byte(0) == .colon else { throw Unsupported() }
         offset += 1
         try skipFlowSpace()
         guard byte(0) != .comma, byte(0) != close else { throw Unsupported() }
-        pendingPairs.append(YAMLNode.Pair(key: key, value: try flowValue()))
+        try flowValue()
       }
+      count += 1
       if byte(0) == .comma {
         offset += 1
       } else {
@@ -206,29 +215,25 @@ struct YAMLReader {
       }
     }
     offset += 1
-    return YAMLNode(
-      content: isSequence ? .sequence(takeItems(from: base)) : .mapping(takePairs(from: base)),
-      line: startLine,
-      column: startColumn)
+    tree.close(index, count: count)
   }
 
   /// A node inside a flow collection, and the space after it; a plain scalar continued on the
   /// next line is left to Yams.
-  private mutating func flowValue() throws(Unsupported) -> YAMLNode {
+  private mutating func flowValue() throws(Unsupported) {
     if byte(0) == .openBracket || byte(0) == .openBrace {
-      let node = try flowCollection()
+      try flowCollection()
       try skipFlowSpace()
-      return node
+      return
     }
     let plain = byte(0) != .doubleQuote && byte(0) != .singleQuote
-    let node = try scalar(flow: true)
+    try scalar(flow: true)
     let crossedLine = try skipFlowSpace()
     if plain && crossedLine && byte(0) != .comma && byte(0) != .closeBracket
       && byte(0) != .closeBrace
     {
       throw Unsupported()
     }
-    return node
   }
 
   /// Skips spaces, line breaks and comments; true when a line break was crossed.
@@ -248,28 +253,16 @@ struct YAMLReader {
     }
   }
 
-  private mutating func takePairs(from base: Int) -> [YAMLNode.Pair] {
-    defer { pendingPairs.removeSubrange(base...) }
-    return Array(pendingPairs[base...])
-  }
-
-  private mutating func takeItems(from base: Int) -> [YAMLNode] {
-    defer { pendingItems.removeSubrange(base...) }
-    return Array(pendingItems[base...])
-  }
-
   // MARK: Scalars
 
   /// A plain or quoted scalar on the current line.
-  private mutating func scalar(flow: Bool) throws(Unsupported) -> YAMLNode {
+  private mutating func scalar(flow: Bool) throws(Unsupported) {
     let (line, column) = mark()
-    let content: YAMLNode.Content
     switch byte(0) {
-    case .doubleQuote: content = .scalar(try doubleQuoted(), plain: false)
-    case .singleQuote: content = .scalar(try singleQuoted(), plain: false)
-    default: content = .scalar(try plain(flow: flow), plain: true)
+    case .doubleQuote: tree.scalar(try doubleQuoted(), plain: false, line: line, column: column)
+    case .singleQuote: tree.scalar(try singleQuoted(), plain: false, line: line, column: column)
+    default: tree.scalar(try plain(flow: flow), plain: true, line: line, column: column)
     }
-    return YAMLNode(content: content, line: line, column: column)
   }
 
   /// A plain scalar to the end of its line, a comment, a `: `, or (in flow) an indicator.
@@ -464,12 +457,6 @@ struct YAMLReader {
     var characters = 1
     for index in lineStart..<offset where bytes[index] & 0xC0 != 0x80 { characters += 1 }
     return (line, characters)
-  }
-
-  /// A missing value: an empty plain scalar here.
-  private func empty() -> YAMLNode {
-    let (line, column) = mark()
-    return YAMLNode(content: .scalar("", plain: true), line: line, column: column)
   }
 
   private func text(_ range: Range<Int>) -> String {
