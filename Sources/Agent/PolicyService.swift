@@ -295,6 +295,7 @@ final class PolicyService: Sendable {
       timing: PolicyTiming(
         compileMs: milliseconds(start, compiledAt), attachMs: milliseconds(compiledAt, attachedAt),
         slotMs: Double(timing.slotNanoseconds) / 1e6, fillMs: Double(timing.fillNanoseconds) / 1e6,
+        storeWaitMs: Double(timing.waitNanoseconds) / 1e6,
         flipUs: Double(timing.flipNanoseconds) / 1e3, totalMs: milliseconds(start, flippedAt)))
     logger.info(
       "policy generation enforced",

@@ -229,7 +229,7 @@ struct PolicyBench {
     )
     let stages: [(String, KeyPath<Answer.Timing, Double>)] = [
       ("parse, validate, compile", \.compileMs), ("attach", \.attachMs), ("slot wait", \.slotMs),
-      ("fill", \.fillMs),
+      ("fill", \.fillMs), ("store wait after the fill", \.storeWaitMs),
     ]
     for (name, stage) in stages {
       let values = timings.map { $0[keyPath: stage] }
@@ -241,6 +241,7 @@ struct PolicyBench {
   private struct Answer: Decodable {
     struct Timing: Decodable {
       var compileMs, attachMs, slotMs, fillMs, totalMs: Double
+      var storeWaitMs: Double
     }
     var timing: Timing
   }

@@ -68,12 +68,12 @@ func printApplied(_ answer: PolicyApplyResponse) {
   for change in answer.changes { print("  \(change)") }
   if answer.changes.isEmpty { print("  no policy changed") }
   let timing = answer.timing
+  let storeWait = timing.storeWaitMs.map { String(format: ", store wait %.2f ms", $0) } ?? ""
   print(
     String(
-      format:
-        "took %.2f ms: compile %.2f ms, attach %.2f ms, slot %.2f ms, fill %.2f ms, flip %.1f µs",
-      timing.totalMs, timing.compileMs, timing.attachMs, timing.slotMs, timing.fillMs,
-      timing.flipUs))
+      format: "took %.2f ms: compile %.2f ms, attach %.2f ms, slot %.2f ms, fill %.2f ms",
+      timing.totalMs, timing.compileMs, timing.attachMs, timing.slotMs, timing.fillMs)
+      + storeWait + String(format: ", flip %.1f µs", timing.flipUs))
 }
 
 /// Prints `value` as the API's JSON.
