@@ -227,12 +227,12 @@ struct PolicyBench {
     print(
       "| inside vigild: request to flip | \(percentile(timings.map(\.totalMs), 50)) ms | \(percentile(timings.map(\.totalMs), 99)) ms |"
     )
-    let stages: [(String, KeyPath<Answer.Timing, Double>)] = [
+    let stages: [(String, KeyPath<Answer.Timing, Double?>)] = [
       ("parse, validate, compile", \.compileMs), ("attach", \.attachMs), ("slot wait", \.slotMs),
       ("fill", \.fillMs), ("store wait after the fill", \.storeWaitMs),
     ]
     for (name, stage) in stages {
-      let values = timings.map { $0[keyPath: stage] }
+      let values = timings.compactMap { $0[keyPath: stage] }
       print(
         "| inside vigild: \(name) | \(percentile(values, 50)) ms | \(percentile(values, 99)) ms |")
     }
@@ -240,8 +240,8 @@ struct PolicyBench {
 
   private struct Answer: Decodable {
     struct Timing: Decodable {
-      var compileMs, attachMs, slotMs, fillMs, totalMs: Double
-      var storeWaitMs: Double
+      var totalMs: Double
+      var compileMs, attachMs, slotMs, fillMs, storeWaitMs: Double?
     }
     var timing: Timing
   }
