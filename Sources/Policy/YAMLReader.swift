@@ -27,7 +27,9 @@ struct YAMLReader {
   init(bytes: UnsafeBufferPointer<UInt8>) throws(Unsupported) {
     self.bytes = bytes
     ascii = try Self.checkCharacters(bytes)
-    tree = YAMLTree.Builder(capacity: bytes.count / 10)
+    // A node takes two bytes of text at the least, ~6 in policies: reserving too much only
+    // reserves address space, growing copies the nodes and touches twice the memory.
+    tree = YAMLTree.Builder(capacity: bytes.count / 4)
   }
 
   /// The documents in order; an empty document is an empty plain scalar, as with Yams.
