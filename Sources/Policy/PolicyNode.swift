@@ -28,25 +28,26 @@ struct PolicyNode {
   /// A plain `~`, `null` or empty value.
   var isNull: Bool { tree.isNull(index) }
 
-  /// A mapping's entries, rejecting keys outside `known` and repeats; null reads as empty.
+  /// A mapping's entries, rejecting keys outside `known` (at most 64) and repeats; null reads as
+  /// empty.
   func mapping(keys known: [String]) throws(PolicyError) -> PolicyFields {
     if isNull { return PolicyFields(tree: tree, mapping: nil) }
     guard tree.nodes[index].kind == .mapping else {
       throw error("must be a mapping\(kindSuffix)")
     }
-    var seen: [String] = []
+    var seen: UInt64 = 0  // bit i: known[i] was seen
     var children = tree.children(index)
     while let key = children.next(), children.next() != nil {
       guard let name = tree.text(key) else { throw error("has a key that is not a name") }
-      guard known.contains(name) else {
+      guard let position = known.firstIndex(of: name) else {
         throw PolicyError(
           field: name,
           reason: "is not a known key (expected one of: \(known.joined(separator: ", ")))")
       }
-      guard !seen.contains(name) else {
+      guard seen & 1 << position == 0 else {
         throw PolicyError(field: name, reason: "is set more than once")
       }
-      seen.append(name)
+      seen |= 1 << position
     }
     return PolicyFields(tree: tree, mapping: index)
   }
