@@ -38,14 +38,15 @@ public enum PolicyJSON {
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
         runStart = index + 1
+        out.append(UInt8(ascii: "\\"))
         switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
-        case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-        case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-        case UInt8(ascii: "\r"): out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
+        case UInt8(ascii: "\n"): out.append(UInt8(ascii: "n"))
+        case UInt8(ascii: "\t"): out.append(UInt8(ascii: "t"))
+        case UInt8(ascii: "\r"): out.append(UInt8(ascii: "r"))
         default:
           let hex = Array("0123456789abcdef".utf8)
-          out += Array(#"\u00"#.utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+          out += Array("u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
         }
       }
       out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
