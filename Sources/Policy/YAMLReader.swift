@@ -488,7 +488,19 @@ struct YAMLReader {
   {
     var ascii = true
     var index = 0
+    let raw = UnsafeRawBufferPointer(bytes)
+    let (ones, highs) = (UInt64(0x0101_0101_0101_0101), UInt64(0x8080_8080_8080_8080))
     while index < bytes.count {
+      // Eight printable ASCII bytes at a time (no high bit, none below 0x20, no DEL); anything
+      // else, a line break included, goes one character at a time.
+      if index + 8 <= bytes.count {
+        let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+        let del = word ^ (0x7F &* ones)
+        if (word | ((word &- 0x20 &* ones) & ~word) | ((del &- ones) & ~del)) & highs == 0 {
+          index += 8
+          continue
+        }
+      }
       let lead = bytes[index]
       if lead < 0x80 {
         guard lead >= 0x20 && lead != 0x7F || lead == .newline else { throw Unsupported() }

@@ -335,4 +335,20 @@ extension Shape {
     let b = try #require(documents.value(documents.roots[0], key: "b"))
     #expect([documents.nodes[b].line, documents.nodes[b].column] == [2, 4])
   }
+
+  /// Characters are checked eight bytes at a time: a refused one is found at any offset.
+  @Test func refusesControlCharactersAnywhere() throws {
+    for offset in 0..<17 {
+      let prefix = String(repeating: "x", count: offset)
+      for refused in ["\u{1}", "\t", "\r", "\u{7F}", "\u{85}", "\u{2028}", "\u{FEFF}"] {
+        let yaml = "key: '\(prefix)\(refused)' # padding padding\n"
+        #expect(fastDocuments(yaml) == nil, "\(offset) \(refused.debugDescription)")
+      }
+      for allowed in ["é", "🙂", "\u{A0}"] {
+        let yaml = "key: '\(prefix)\(allowed)' # padding padding\n"
+        let fast = try #require(fastDocuments(yaml), "\(offset) \(allowed)")
+        #expect(fast == (try YAMLTree.yamsDocuments(yaml: yaml)))
+      }
+    }
+  }
 }
