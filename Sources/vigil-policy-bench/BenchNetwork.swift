@@ -136,7 +136,7 @@ func timedRun(_ path: String, _ arguments: [String]) throws -> (
   posix_spawn_file_actions_adddup2(&actions, pipe[1], 2)
   posix_spawn_file_actions_addclose(&actions, pipe[0])
   let argv = ([path] + arguments).map { strdup($0) } + [nil]
-  defer { argv.forEach { free($0) } }
+  defer { for argument in argv { free(argument) } }
   var pid: pid_t = 0
   let started = DispatchTime.now().uptimeNanoseconds
   let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
