@@ -114,7 +114,7 @@ public struct ControlRoutes: Sendable {
     guard let policy else { return error(503, ErrorResponse("network policy is not enabled")) }
     func sources() throws(PolicyServiceError) -> [PolicySource] {
       do {
-        return try WireJSON.decode(PolicyRequest.self, from: request.body).sources
+        return try PolicyJSON.decodeRequest(request.body).sources
       } catch {
         throw PolicyServiceError(
           400,

@@ -244,15 +244,26 @@ final class PolicyService: Sendable {
       generation: generation, appliedAt: Self.now(), origin: origin, sources: sources,
       endpoints: ids.map { StoredEndpoint(endpoint: $0.key, id: $0.value) }.sorted { $0.id < $1.id }
     )
+    // The generation is stored, and the answer's diff worked out, on other threads while the
+    // maps fill; the flip waits until the generation is stored.
+    let saving = Overlapped { [store] in try store.save(record) }
+    let (old, new) = (state.current?.documents ?? [], documents.map(\.document))
+    let changes = Overlapped { PolicyDiff.between(old: old, new: new).map(\.description) }
     let timing: PolicyDatapath.InstallTiming
+    var saveError: String?
     do {
-      try store.save(record)
       timing = try datapath.install(
         generation: generation, entries: compiled.entries,
-        endpointPolicies: compiled.endpointPolicies, counterCount: compiled.counters.count)
+        endpointPolicies: compiled.endpointPolicies, counterCount: compiled.counters.count,
+        beforeFlip: {
+          do { try saving.join() } catch { saveError = "\(error)" }
+          return saveError == nil
+        })
     } catch {
+      _ = try? saving.join()
       undoAttach()
-      throw PolicyServiceError(500, "installing generation \(generation): \(error)")
+      throw PolicyServiceError(
+        500, "installing generation \(generation): \(saveError ?? "\(error)")")
     }
     let flippedAt = clock.now
     do { try store.setCurrent(generation) } catch {
@@ -270,7 +281,7 @@ final class PolicyService: Sendable {
     }
     let previous = state.current
     state.current = Enforced(
-      record: record, documents: documents.map(\.document), counters: compiled.counters,
+      record: record, documents: new, counters: compiled.counters,
       defaults: Self.defaults(compiled), bindings: bindings)
     background.async { [self] in serializedQuietly { _ in try datapath.prepareSpare() } }
 
@@ -280,12 +291,11 @@ final class PolicyService: Sendable {
     }
     let response = PolicyApplyResponse(
       generation: generation, previousGeneration: previous?.record.generation,
-      changes: PolicyDiff.between(
-        old: previous?.documents ?? [], new: documents.map(\.document)
-      ).map(\.description),
+      changes: (try? changes.join()) ?? [],
       timing: PolicyTiming(
         compileMs: milliseconds(start, compiledAt), attachMs: milliseconds(compiledAt, attachedAt),
         slotMs: Double(timing.slotNanoseconds) / 1e6, fillMs: Double(timing.fillNanoseconds) / 1e6,
+        storeWaitMs: Double(timing.waitNanoseconds) / 1e6,
         flipUs: Double(timing.flipNanoseconds) / 1e3, totalMs: milliseconds(start, flippedAt)))
     logger.info(
       "policy generation enforced",

@@ -15,6 +15,24 @@ struct StoredGeneration: Codable, Sendable, Equatable {
   var endpoints: [StoredEndpoint]
 }
 
+extension StoredGeneration {
+  /// The record as `WireJSON.encode` writes it, the sources (megabytes of YAML) written by
+  /// `PolicyJSON`: sorted keys put them last.
+  func json() throws -> [UInt8] {
+    var bare = self
+    bare.sources = []
+    var bytes = try WireJSON.encode(bare)
+    let end = Array(#""sources":[]}"#.utf8)
+    guard bytes.count >= end.count, bytes.suffix(end.count).elementsEqual(end) else {
+      return try WireJSON.encode(self)
+    }
+    bytes.removeLast(3)
+    PolicyJSON.appendSources(sources, to: &bytes)
+    bytes.append(UInt8(ascii: "}"))
+    return bytes
+  }
+}
+
 /// An endpoint and the id the datapath knows it by.
 struct StoredEndpoint: Codable, Sendable, Equatable {
   var endpoint: EndpointRef
@@ -41,7 +59,7 @@ struct PolicyStore: Sendable {
     try FileManager.default.createDirectory(
       atPath: generationsDirectory, withIntermediateDirectories: true,
       attributes: [.posixPermissions: 0o700])
-    try write(WireJSON.encode(record), to: path(record.generation))
+    try write(record.json(), to: path(record.generation))
     for old in try generations().dropLast(keep) {
       try? FileManager.default.removeItem(atPath: path(old))
     }

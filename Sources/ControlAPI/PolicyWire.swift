@@ -37,19 +37,23 @@ public struct PolicyTiming: Codable, Sendable, Equatable {
   public var slotMs: Double
   /// Filling the generation's maps.
   public var fillMs: Double
+  /// Waiting after the fill until the generation was stored (it is written while the maps fill);
+  /// nil from daemons that store it first.
+  public var storeWaitMs: Double?
   /// The flip itself, in microseconds.
   public var flipUs: Double
   /// From the request to the flip.
   public var totalMs: Double
 
   public init(
-    compileMs: Double, attachMs: Double, slotMs: Double, fillMs: Double, flipUs: Double,
-    totalMs: Double
+    compileMs: Double, attachMs: Double, slotMs: Double, fillMs: Double,
+    storeWaitMs: Double? = nil, flipUs: Double, totalMs: Double
   ) {
     self.compileMs = compileMs
     self.attachMs = attachMs
     self.slotMs = slotMs
     self.fillMs = fillMs
+    self.storeWaitMs = storeWaitMs
     self.flipUs = flipUs
     self.totalMs = totalMs
   }

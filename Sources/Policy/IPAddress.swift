@@ -47,8 +47,8 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
   /// Dotted text for IPv4, RFC 5952 text for IPv6.
   public var description: String {
     if isIPv4 {
-      return (0..<4).map { String(UInt8(truncatingIfNeeded: low >> (24 - 8 * UInt64($0)))) }
-        .joined(separator: ".")
+      let octet = { (shift: UInt64) in UInt8(truncatingIfNeeded: self.low >> shift) }
+      return "\(octet(24)).\(octet(16)).\(octet(8)).\(octet(0))"
     }
     var address = in6_addr()
     withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes) }

@@ -14,6 +14,10 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible,
 
   /// Parses `address/length`, refusing host bits, over-long lengths and IPv4-mapped IPv6 blocks.
   public init(_ text: String) throws(AddressSyntaxError) {
+    if let prefix = Self.plainIPv4(text) {
+      self = prefix
+      return
+    }
     let parts = text.split(separator: "/", omittingEmptySubsequences: false)
     guard let parsed = IPAddress.parse(String(parts[0])) else {
       throw AddressSyntaxError(text: text, reason: "is not a CIDR block (address/length)")
@@ -42,6 +46,45 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible,
     guard address == parsed.address else {
       throw AddressSyntaxError(text: text, reason: "has host bits set (did you mean \(self)?)")
     }
+  }
+
+  /// `a.b.c.d/n` read without allocating, when written as `inet_pton` reads it and without host
+  /// bits; nil for anything else, which the full parser reads or refuses with a reason.
+  private static func plainIPv4(_ text: String) -> IPPrefix? {
+    var address: UInt32 = 0
+    var octet: UInt32 = 0
+    var digits = 0
+    var octets = 0
+    var length: Int?
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"):
+        let digit = UInt32(byte - UInt8(ascii: "0"))
+        if length != nil {
+          guard digits < 3 else { return nil }
+          length = length! * 10 + Int(digit)
+        } else {
+          guard digits == 0 || octet != 0 else { return nil }  // inet_pton refuses leading zeros
+          octet = octet * 10 + digit
+          guard octet <= 255 else { return nil }
+        }
+        digits += 1
+      case UInt8(ascii: "."), UInt8(ascii: "/"):
+        guard length == nil, digits > 0, octets < 4 else { return nil }
+        address = address << 8 | octet
+        octets += 1
+        (octet, digits) = (0, 0)
+        if byte == UInt8(ascii: "/") {
+          guard octets == 4 else { return nil }
+          length = 0
+        }
+      default:
+        return nil
+      }
+    }
+    guard let length, digits > 0, length <= 32 else { return nil }
+    let prefix = IPPrefix(address: IPAddress(ipv4: address), length: length)
+    return prefix.address == IPAddress(ipv4: address) ? prefix : nil
   }
 
   /// The IPv4 block `0.0.0.0/0`, which is `::ffff:0:0/96` in the datapath.

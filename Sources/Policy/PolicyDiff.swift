@@ -1,5 +1,9 @@
 /// The differences between two sets of policy documents, by name.
 public enum PolicyDiff {
+  /// The differences listed for one changed policy; the rest are counted in a last detail, so
+  /// an apply that changes 10,000 rules answers in a few lines (and milliseconds).
+  public static let maxDetails = 20
+
   /// What changed from `old` to `new`, sorted by policy name.
   public static func between(old: [PolicyDocument], new: [PolicyDocument]) -> [PolicyChange] {
     let before = Dictionary(old.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -52,11 +56,26 @@ extension PolicyDocument {
     return ([endpoint.description, mode.rawValue, types] + counts).joined(separator: ", ")
   }
 
-  /// Each field or rule that differs from `new`, as `field: old → new`.
+  /// Each field or rule that differs from `new`, as `field: old → new`; after
+  /// `PolicyDiff.maxDetails` of them, one `… and N more differences`.
   func differences(to new: PolicyDocument) -> [String] {
     var details: [String] = []
-    func compare(_ field: String, _ old: String, _ new: String) {
-      if old != new { details.append("\(field): \(old) → \(new)") }
+    var more = 0
+    /// Lists `detail`, or counts it once the list is full.
+    func note(_ detail: @autoclosure () -> String) {
+      if details.count < PolicyDiff.maxDetails { details.append(detail()) } else { more += 1 }
+    }
+    /// Notes `field` when its text differs; once the list is full, texts are not made.
+    func compare(
+      _ field: @autoclosure () -> String, _ old: @autoclosure () -> String,
+      _ new: @autoclosure () -> String
+    ) {
+      guard details.count < PolicyDiff.maxDetails else {
+        more += 1
+        return
+      }
+      let (old, new) = (old(), new())
+      if old != new { details.append("\(field()): \(old) → \(new)") }
     }
     compare("spec.endpoint", endpoint.description, new.endpoint.description)
     compare("spec.mode", mode.rawValue, new.mode.rawValue)
@@ -65,16 +84,18 @@ extension PolicyDocument {
       "[\(new.policyTypes.sorted().map(\.rawValue).joined(separator: ", "))]")
     for (direction, deny) in Self.ruleLists {
       let (old, new) = (rules(direction, deny: deny), new.rules(direction, deny: deny))
+      let key = Self.ruleKey(direction, deny: deny)
       for index in 0..<max(old.count, new.count) {
-        let field = "spec.\(Self.ruleKey(direction, deny: deny))[\(index)]"
         switch (index < old.count ? old[index] : nil, index < new.count ? new[index] : nil) {
-        case (nil, let added?): details.append("\(field): added \(added)")
-        case (let removed?, nil): details.append("\(field): removed \(removed)")
-        case (let before?, let after?): compare(field, before.description, after.description)
-        case (nil, nil): break
+        case (nil, let added?): note("spec.\(key)[\(index)]: added \(added)")
+        case (let removed?, nil): note("spec.\(key)[\(index)]: removed \(removed)")
+        case (let before?, let after?) where before != after:
+          compare("spec.\(key)[\(index)]", before.description, after.description)
+        default: break
         }
       }
     }
+    if more > 0 { details.append("… and \(more) more difference\(more == 1 ? "" : "s")") }
     return details
   }
 }

@@ -26,89 +26,135 @@ extension PolicyDocument {
 
   /// Reads one document's fields; cross-field checks are left to `validate()`.
   init(reading root: PolicyNode) throws(PolicyError) {
-    let fields = try root.mapping(keys: ["apiVersion", "kind", "metadata", "spec"])
-    let apiVersion = try fields.required("apiVersion", hint: Self.apiVersion)
-    guard try apiVersion.string() == Self.apiVersion else {
-      throw apiVersion.error("is not supported (expected \(Self.apiVersion))")
+    let fields = try root.mapping(keys: Self.documentKeys)
+    try fields.required("apiVersion", hint: Self.apiVersion) { node throws(PolicyError) in
+      guard try node.string() == Self.apiVersion else {
+        throw node.error("is not supported (expected \(Self.apiVersion))")
+      }
     }
-    let kind = try fields.required("kind", hint: Self.kind)
-    guard try kind.string() == Self.kind else {
-      throw kind.error("is not supported (expected \(Self.kind))")
+    try fields.required("kind", hint: Self.kind) { node throws(PolicyError) in
+      guard try node.string() == Self.kind else {
+        throw node.error("is not supported (expected \(Self.kind))")
+      }
     }
-    let metadata = try fields.required("metadata").mapping(keys: ["name"])
-    let name = try metadata.required("name").string()
-    let spec = try fields.required("spec").mapping(keys: [
-      "endpoint", "mode", "policyTypes", "ingress", "egress", "ingressDeny", "egressDeny",
-    ])
-    let endpoint = try EndpointRef(reading: spec.required("endpoint", hint: "interface or cgroup"))
-    let mode = try spec["mode"]?.parsed(PolicyMode.init, else: "is not a mode (enforce or audit)")
-    func rules(_ direction: PolicyDirection, deny: Bool) throws(PolicyError) -> [PolicyRule] {
-      let peerKey = direction == .ingress ? "from" : "to"
-      return try spec[Self.ruleKey(direction, deny: deny)]?.sequence().map {
-        item throws(PolicyError) in try PolicyRule(reading: item, peerKey: peerKey)
-      } ?? []
+    let name = try fields.required("metadata") { node throws(PolicyError) in
+      try node.mapping(keys: ["name"]).required("name") { name throws(PolicyError) in
+        try name.string()
+      }
     }
-    self.init(
-      name: name, endpoint: endpoint, mode: mode ?? .enforce,
-      policyTypes: try spec["policyTypes"]?.policyTypes(),
-      ingress: try rules(.ingress, deny: false), egress: try rules(.egress, deny: false),
-      ingressDeny: try rules(.ingress, deny: true), egressDeny: try rules(.egress, deny: true))
+    let spec = try fields.required("spec") { node throws(PolicyError) in
+      try node.mapping(keys: Self.specKeys)
+    }
+    func read(_ spec: PolicyFields) throws(PolicyError) -> PolicyDocument {
+      let endpoint = try spec.required("endpoint", hint: "interface or cgroup") {
+        node throws(PolicyError) in try EndpointRef(reading: node)
+      }
+      let mode = try spec.read("mode") { node throws(PolicyError) in
+        try node.parsed(PolicyMode.init, else: "is not a mode (enforce or audit)")
+      }
+      func rules(_ direction: PolicyDirection, deny: Bool) throws(PolicyError) -> [PolicyRule] {
+        let peerKey = direction == .ingress ? "from" : "to"
+        return try spec.read(Self.ruleKey(direction, deny: deny)) { node throws(PolicyError) in
+          try node.items { item throws(PolicyError) in
+            try PolicyRule(reading: item, peerKey: peerKey)
+          }
+        } ?? []
+      }
+      return PolicyDocument(
+        name: name, endpoint: endpoint, mode: mode ?? .enforce,
+        policyTypes: try spec.read("policyTypes") { node throws(PolicyError) in
+          try node.policyTypes()
+        },
+        ingress: try rules(.ingress, deny: false), egress: try rules(.egress, deny: false),
+        ingressDeny: try rules(.ingress, deny: true), egressDeny: try rules(.egress, deny: true))
+    }
+    do {
+      self = try read(spec)
+    } catch {
+      throw error.within("spec")
+    }
   }
+
+  private static let documentKeys = ["apiVersion", "kind", "metadata", "spec"]
+  private static let specKeys = [
+    "endpoint", "mode", "policyTypes", "ingress", "egress", "ingressDeny", "egressDeny",
+  ]
 }
 
 extension PolicyNode {
   /// Reads a list of distinct directions.
   fileprivate func policyTypes() throws(PolicyError) -> Set<PolicyDirection> {
     var types: Set<PolicyDirection> = []
-    for item in try sequence() {
-      let direction = try item.parsed(
-        PolicyDirection.init, else: "is not a policy type (Ingress or Egress)")
-      guard types.insert(direction).inserted else { throw item.error("is listed twice") }
+    for (index, item) in try items({ $0 }).enumerated() {
+      do throws(PolicyError) {
+        let direction = try item.parsed(
+          PolicyDirection.init, else: "is not a policy type (Ingress or Egress)")
+        guard types.insert(direction).inserted else { throw item.error("is listed twice") }
+      } catch {
+        throw error.within("[\(index)]")
+      }
     }
     return types
   }
 }
 
 extension EndpointRef {
+  private static let keys = ["interface", "netns", "cgroup"]
+
   /// Reads `{interface, netns}` or `{cgroup}`.
   init(reading node: PolicyNode) throws(PolicyError) {
-    let fields = try node.mapping(keys: ["interface", "netns", "cgroup"])
-    switch (fields.entries["interface"], fields.entries["cgroup"]) {
-    case (let interface?, nil):
-      self = .interface(name: try interface.string(), netns: try fields.entries["netns"]?.string())
-    case (nil, let cgroup?):
-      if let netns = fields.entries["netns"] {
-        throw netns.error("only applies to an interface endpoint", showingValue: false)
+    let fields = try node.mapping(keys: Self.keys)
+    let string = { (node: PolicyNode) throws(PolicyError) in try node.string() }
+    switch (fields.contains("interface"), fields.contains("cgroup")) {
+    case (true, false):
+      self = .interface(
+        name: try fields.read("interface", nulls: true, string)!,
+        netns: try fields.read("netns", nulls: true, string))
+    case (false, true):
+      if fields.contains("netns") {
+        throw PolicyError(field: "netns", reason: "only applies to an interface endpoint")
       }
-      self = .cgroup(path: try cgroup.string())
-    case (.some, .some):
+      self = .cgroup(path: try fields.read("cgroup", nulls: true, string)!)
+    case (true, true):
       throw node.error("sets both interface and cgroup (choose one)")
-    case (nil, nil):
+    case (false, false):
       throw node.error("needs interface or cgroup")
     }
   }
 }
 
 extension PolicyRule {
+  private static let ingressKeys = ["from", "ports"]
+  private static let egressKeys = ["to", "ports"]
+
   /// Reads `{from or to: [{ipBlock}], ports: [...]}`; `peerKey` is `from` or `to`.
   init(reading node: PolicyNode, peerKey: String) throws(PolicyError) {
-    let fields = try node.mapping(keys: [peerKey, "ports"])
-    let peers = try fields[peerKey]?.sequence().map { item throws(PolicyError) in
-      let peer = try item.mapping(keys: ["ipBlock"])
-      return try IPBlock(reading: peer.required("ipBlock"))
+    let fields = try node.mapping(keys: peerKey == "from" ? Self.ingressKeys : Self.egressKeys)
+    let peers = try fields.read(peerKey) { node throws(PolicyError) in
+      try node.items { item throws(PolicyError) in
+        try item.mapping(keys: ["ipBlock"]).required("ipBlock") { block throws(PolicyError) in
+          try IPBlock(reading: block)
+        }
+      }
     }
-    let ports = try fields["ports"]?.sequence().map(PortSpec.init(reading:))
+    let ports = try fields.read("ports") { node throws(PolicyError) in
+      try node.items(PortSpec.init(reading:))
+    }
     self.init(peers: peers ?? [], ports: ports ?? [])
   }
 }
 
 extension IPBlock {
+  private static let keys = ["cidr", "except"]
+
   /// Reads `{cidr, except}`.
   init(reading node: PolicyNode) throws(PolicyError) {
-    let fields = try node.mapping(keys: ["cidr", "except"])
+    let fields = try node.mapping(keys: Self.keys)
     self.init(
-      cidr: try IPPrefix(reading: fields.required("cidr")),
-      except: try fields["except"]?.sequence().map(IPPrefix.init(reading:)) ?? [])
+      cidr: try fields.required("cidr", IPPrefix.init(reading:)),
+      except: try fields.read("except") { node throws(PolicyError) in
+        try node.items(IPPrefix.init(reading:))
+      } ?? [])
   }
 }
 
@@ -125,15 +171,21 @@ extension IPPrefix {
 }
 
 extension PortSpec {
+  private static let keys = ["protocol", "port", "endPort"]
+
   /// Reads `{protocol, port, endPort}`.
   init(reading node: PolicyNode) throws(PolicyError) {
-    let fields = try node.mapping(keys: ["protocol", "port", "endPort"])
-    let names = IPProtocolName.allCases.map(\.rawValue).joined(separator: ", ")
+    let fields = try node.mapping(keys: Self.keys)
     self.init(
-      try fields["protocol"]?.parsed(IPProtocolName.init, else: "is not a protocol (\(names))")
-        ?? .tcp,
-      port: try fields["port"].map(Self.readPort),
-      endPort: try fields["endPort"].map(Self.readPort))
+      try fields.read("protocol") { node throws(PolicyError) in
+        try node.parsed(
+          IPProtocolName.init,
+          else:
+            "is not a protocol (\(IPProtocolName.allCases.map(\.rawValue).joined(separator: ", ")))"
+        )
+      } ?? .tcp,
+      port: try fields.read("port", Self.readPort),
+      endPort: try fields.read("endPort", Self.readPort))
   }
 
   private static func readPort(_ node: PolicyNode) throws(PolicyError) -> UInt16 {

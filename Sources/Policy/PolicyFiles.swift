@@ -36,19 +36,23 @@ enum PolicyFiles {
       throw PolicyError(source: path, reason: "is not a regular file")
     }
     if status.st_size > limit { throw tooLarge(path, size: Int(status.st_size), limit: limit) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 << 10)
-    while bytes.count <= limit {
-      let count = Glibc.read(descriptor, &chunk, chunk.count)
+    // Read straight into a buffer of the file's size (plus one byte, to see it end).
+    var bytes = [UInt8](repeating: 0, count: Int(status.st_size) + 1)
+    var filled = 0
+    while filled <= limit {
+      if filled == bytes.count { bytes += repeatElement(0, count: 64 << 10) }
+      let count = bytes.withUnsafeMutableBytes {
+        Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled)
+      }
       if count == 0 { break }
       if count < 0 {
         if errno == EINTR { continue }
         throw failure(path)
       }
-      bytes += chunk[..<count]
+      filled += count
     }
-    if bytes.count > limit { throw tooLarge(path, size: nil, limit: limit) }
-    guard let text = String(validating: bytes, as: UTF8.self) else {
+    if filled > limit { throw tooLarge(path, size: nil, limit: limit) }
+    guard let text = String(validating: bytes[..<filled], as: UTF8.self) else {
       throw PolicyError(source: path, reason: "is not UTF-8 text")
     }
     return text

@@ -1,66 +1,74 @@
 import Yams
 
-/// A YAML node with the field path it came from, so that every error names it.
+/// A YAML node being read into a policy. Errors name the field relative to this node; reading
+/// a key or an item through ``PolicyFields`` or ``items(_:)`` puts the path in front, so no path
+/// is built unless there is an error.
 struct PolicyNode {
-  let node: Node
-  let field: String
+  let tree: YAMLTree
+  let index: Int
 
   /// The documents of `yaml` in order, nil for empty ones; syntax errors carry line and column.
   static func documents(yaml: String, source: String) throws(PolicyError) -> [PolicyNode?] {
+    let tree: YAMLTree
     do {
-      // No tag resolution: fields are read as text, and resolving every scalar by regex
-      // dominated parsing (10k rules: ~0.5 s).
-      let parser = try Parser(yaml: yaml, resolver: .basic)
-      var documents: [PolicyNode?] = []
-      while let root = try parser.nextRoot() {
-        let document = PolicyNode(node: root, field: "")
-        documents.append(document.isNull ? nil : document)
-      }
-      return documents
+      tree = try YAMLTree.documents(yaml: yaml)
     } catch let error as YamlError {
       throw syntaxError(error, source: source)
     } catch {
       throw PolicyError(source: source, reason: "malformed YAML: \(error)")
     }
+    return tree.roots.map { tree.isNull($0) ? nil : PolicyNode(tree: tree, index: $0) }
   }
 
   /// An error about this node, quoting its text when it is a scalar and `showingValue` holds.
   func error(_ reason: String, showingValue: Bool = true) -> PolicyError {
-    PolicyError(field: field, value: showingValue ? text : nil, reason: reason)
+    PolicyError(value: showingValue ? text : nil, reason: reason)
   }
 
   /// A plain `~`, `null` or empty value.
-  var isNull: Bool {
-    guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
-    return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
-  }
+  var isNull: Bool { tree.isNull(index) }
 
-  /// A mapping's entries by key, rejecting keys outside `known` and repeats; null reads as empty.
+  /// A mapping's entries, rejecting keys outside `known` (at most 64) and repeats; null reads as
+  /// empty.
   func mapping(keys known: [String]) throws(PolicyError) -> PolicyFields {
-    if isNull { return PolicyFields(field: field, entries: [:]) }
-    guard case .mapping(let mapping) = node else { throw error("must be a mapping\(kindSuffix)") }
-    var entries: [String: PolicyNode] = [:]
-    for (key, value) in mapping {
-      guard case .scalar(let name) = key else { throw error("has a key that is not a name") }
-      let entry = PolicyNode(node: value, field: child(name.string))
-      guard known.contains(name.string) else {
+    if isNull { return PolicyFields(tree: tree, mapping: nil) }
+    guard tree.nodes[index].kind == .mapping else {
+      throw error("must be a mapping\(kindSuffix)")
+    }
+    var seen: UInt64 = 0  // bit i: known[i] was seen
+    var children = tree.children(index)
+    while let key = children.next(), children.next() != nil {
+      guard let name = tree.text(key) else { throw error("has a key that is not a name") }
+      guard let position = known.firstIndex(of: name) else {
         throw PolicyError(
-          field: entry.field,
+          field: name,
           reason: "is not a known key (expected one of: \(known.joined(separator: ", ")))")
       }
-      guard entries[name.string] == nil else {
-        throw entry.error("is set more than once", showingValue: false)
+      guard seen & 1 << position == 0 else {
+        throw PolicyError(field: name, reason: "is set more than once")
       }
-      entries[name.string] = entry
+      seen |= 1 << position
     }
-    return PolicyFields(field: field, entries: entries)
+    return PolicyFields(tree: tree, mapping: index)
   }
 
-  /// The items of a sequence, each named `field[index]`; null reads as empty.
-  func sequence() throws(PolicyError) -> [PolicyNode] {
+  /// Each item of a sequence read by `read`, errors naming the item `[index]`; null reads as
+  /// empty.
+  func items<T>(_ read: (PolicyNode) throws(PolicyError) -> T) throws(PolicyError) -> [T] {
     if isNull { return [] }
-    guard case .sequence(let items) = node else { throw error("must be a list\(kindSuffix)") }
-    return items.enumerated().map { PolicyNode(node: $1, field: "\(field)[\($0)]") }
+    guard tree.nodes[index].kind == .sequence else {
+      throw error("must be a list\(kindSuffix)")
+    }
+    var values: [T] = []
+    values.reserveCapacity(Int(tree.nodes[index].count))
+    for (position, item) in tree.children(index).enumerated() {
+      do {
+        values.append(try read(PolicyNode(tree: tree, index: item)))
+      } catch {
+        throw error.within("[\(position)]")
+      }
+    }
+    return values
   }
 
   /// The text of a non-null scalar.
@@ -71,35 +79,31 @@ struct PolicyNode {
   }
 
   /// The text of a scalar converted by `convert`; `reason` follows the value when it fails.
-  func parsed<T>(_ convert: (String) -> T?, else reason: String) throws(PolicyError) -> T {
+  func parsed<T>(_ convert: (String) -> T?, else reason: @autoclosure () -> String)
+    throws(PolicyError) -> T
+  {
     let text = try string()
-    guard let value = convert(text) else { throw error(reason) }
+    guard let value = convert(text) else { throw error(reason()) }
     return value
   }
 
   /// The text at `path` under this node when every step is a mapping and the end a scalar,
   /// for naming a document before it is validated.
   func peek(_ path: String...) -> String? {
-    var current = node
+    var current = index
     for key in path {
-      guard let next = current[key] else { return nil }
+      guard let next = tree.value(current, key: key) else { return nil }
       current = next
     }
-    return current.scalar?.string
+    return tree.text(current)
   }
-
-  /// The path of the field `key` under this one.
-  func child(_ key: String) -> String { field.isEmpty ? key : "\(field).\(key)" }
 
   /// The text of a scalar node.
-  var text: String? {
-    guard case .scalar(let scalar) = node else { return nil }
-    return scalar.string
-  }
+  var text: String? { tree.text(index) }
 
   private var kindSuffix: String {
-    switch node {
-    case .scalar: ""
+    switch tree.nodes[index].kind {
+    case .plain, .quoted: ""
     case .mapping: ", not a mapping"
     case .sequence: ", not a list"
     }
@@ -119,22 +123,50 @@ struct PolicyNode {
   }
 }
 
-/// A mapping's entries, read by key; a missing required key is an error naming its path.
+/// A mapping's entries, read by key; errors of an entry are named by its key.
 struct PolicyFields {
-  let field: String
-  let entries: [String: PolicyNode]
+  fileprivate let tree: YAMLTree
+  /// The mapping's node; nil for a null read as empty.
+  fileprivate let mapping: Int?
 
-  /// The entry under `key`, if present and not null.
-  subscript(key: String) -> PolicyNode? {
-    entries[key].flatMap { $0.isNull ? nil : $0 }
+  /// The entry under `key` when present, even if null.
+  func entry(_ key: String) -> PolicyNode? {
+    guard let mapping, let value = tree.value(mapping, key: key) else { return nil }
+    return PolicyNode(tree: tree, index: value)
   }
 
-  /// The entry under `key`; `hint` follows "is required" when it is missing.
-  func required(_ key: String, hint: String = "") throws(PolicyError) -> PolicyNode {
-    guard let entry = self[key] else {
-      let path = field.isEmpty ? key : "\(field).\(key)"
-      throw PolicyError(field: path, reason: "is required" + (hint.isEmpty ? "" : " (\(hint))"))
+  /// Whether `key` is present (even if null).
+  func contains(_ key: String) -> Bool { entry(key) != nil }
+
+  /// The entry under `key` read by `read` when present and not null, even when `nulls` holds.
+  func read<T>(_ key: String, nulls: Bool = false, _ read: (PolicyNode) throws(PolicyError) -> T)
+    throws(PolicyError) -> T?
+  {
+    guard let entry = entry(key), nulls || !entry.isNull else { return nil }
+    do {
+      return try read(entry)
+    } catch {
+      throw error.within(key)
     }
-    return entry
+  }
+
+  /// The entry under `key` read by `read`; `hint` follows "is required" when it is missing.
+  func required<T>(
+    _ key: String, hint: String = "", _ read: (PolicyNode) throws(PolicyError) -> T
+  ) throws(PolicyError) -> T {
+    guard let value = try self.read(key, read) else {
+      throw PolicyError(field: key, reason: "is required" + (hint.isEmpty ? "" : " (\(hint))"))
+    }
+    return value
+  }
+}
+
+extension PolicyError {
+  /// This error, about the field `step` (a key or `[index]`) leads to.
+  func within(_ step: String) -> PolicyError {
+    var error = self
+    error.field =
+      field.isEmpty ? step : field.first == "[" ? step + field : "\(step).\(field)"
+    return error
   }
 }

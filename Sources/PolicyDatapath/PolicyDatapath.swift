@@ -168,17 +168,21 @@ public final class PolicyDatapath: @unchecked Sendable {
     public var slotNanoseconds: UInt64
     /// Filling the slot's inner maps.
     public var fillNanoseconds: UInt64
+    /// Waiting for `beforeFlip` once the maps were filled.
+    public var waitNanoseconds: UInt64
     /// The flip: one array write, after which every new packet sees the generation.
     public var flipNanoseconds: UInt64
   }
 
-  /// Builds `generation` in the spare slot and flips to it. A rejected generation (too many
-  /// entries or counters) changes nothing. Call `prepareSpare()` afterwards, off the apply
-  /// path, so the next install does not wait for it.
+  /// Builds `generation` in the spare slot and flips to it, once `beforeFlip` (run after the
+  /// fill) returns true; when it returns false, nothing is flipped and this throws ECANCELED.
+  /// A rejected generation (too many entries or counters) changes nothing. Call
+  /// `prepareSpare()` afterwards, off the apply path, so the next install does not wait for it.
   @discardableResult
   public func install(
     generation: UInt64, entries: [(key: vigil_policy_key, value: vigil_policy_value)],
-    endpointPolicies: [(index: UInt32, value: vigil_endpoint_policy)], counterCount: Int
+    endpointPolicies: [(index: UInt32, value: vigil_endpoint_policy)], counterCount: Int,
+    beforeFlip: () -> Bool = { true }
   ) throws(BPFError) -> InstallTiming {
     guard entries.count <= Int(ruleCapacity), counterCount <= Int(counterCapacity) else {
       throw BPFError(
@@ -196,11 +200,18 @@ public final class PolicyDatapath: @unchecked Sendable {
     try spare.endpoints.updateBatch(
       keys: endpointPolicies.map(\.index), values: endpointPolicies.map(\.value))
     let filled = monotonicNanoseconds()
+    guard beforeFlip() else {
+      throw BPFError(
+        function: "PolicyDatapath.install",
+        context: "generation \(generation) not flipped to: its preparation failed", errno: ECANCELED
+      )
+    }
+    let waited = monotonicNanoseconds()
     try state.update(0, vigil_policy_state(slot: spare.slot, _pad: 0, generation: generation))
     let flipped = monotonicNanoseconds()
     return InstallTiming(
       slotNanoseconds: slotNanoseconds, fillNanoseconds: filled - start,
-      flipNanoseconds: flipped - filled)
+      waitNanoseconds: waited - filled, flipNanoseconds: flipped - waited)
   }
 
   /// Packet and byte counts of the active generation's first `count` counters, summed over CPUs.

@@ -119,6 +119,51 @@ struct BenchError: Error, CustomStringConvertible {
   init(_ description: String) { self.description = description }
 }
 
+/// Runs a command to completion and times it from spawn to exit, with `posix_spawn` and
+/// `waitpid` (Foundation's `Process` notices an exit up to ~50 ms late); throws with its output
+/// when it fails.
+func timedRun(_ path: String, _ arguments: [String]) throws -> (
+  output: String, milliseconds: Double
+) {
+  var pipe: [Int32] = [0, 0]
+  guard Glibc.pipe(&pipe) == 0 else {
+    throw BenchError("pipe: \(String(cString: strerror(errno)))")
+  }
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  defer { posix_spawn_file_actions_destroy(&actions) }
+  posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+  posix_spawn_file_actions_adddup2(&actions, pipe[1], 2)
+  posix_spawn_file_actions_addclose(&actions, pipe[0])
+  let argv = ([path] + arguments).map { strdup($0) } + [nil]
+  defer { for argument in argv { free(argument) } }
+  var pid: pid_t = 0
+  let started = DispatchTime.now().uptimeNanoseconds
+  let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+  close(pipe[1])
+  guard spawned == 0 else {
+    close(pipe[0])
+    throw BenchError("posix_spawn \(path): \(String(cString: strerror(spawned)))")
+  }
+  var output: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 1 << 16)
+  while true {
+    let count = read(pipe[0], &buffer, buffer.count)
+    if count < 0 && errno == EINTR { continue }
+    if count <= 0 { break }
+    output += buffer[..<count]
+  }
+  close(pipe[0])
+  var status: Int32 = 0
+  while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+  let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+  let text = String(decoding: output, as: UTF8.self)
+  guard status == 0 else {
+    throw BenchError("\(path) \(arguments.joined(separator: " ")) failed: \(text)")
+  }
+  return (text, milliseconds)
+}
+
 /// Runs a command to completion; throws with its output when it fails.
 @discardableResult
 func run(_ path: String, _ arguments: String..., input: String? = nil) throws -> String {

@@ -8,12 +8,19 @@ import PolicyDatapath
 /// classifier's cost per packet (BPF_PROG_TEST_RUN), and (e) the packet rate of a veth pair with
 /// no program, with Vigil at 10k and 100k rules, and with iptables (legacy, nft) at 10k rules.
 /// Everything runs inside two network namespaces it creates and deletes.
+///
+/// Arguments name the sections to run (`b` for the table of a, b and d; `c`; `e`); none runs all.
 @main
 struct PolicyBench {
   static let sizes = [10, 1_000, 10_000, 100_000]
 
   static func main() throws {
     guard geteuid() == 0 else { throw BenchError("vigil-policy-bench needs root") }
+    let wanted = Set(CommandLine.arguments.dropFirst())
+    guard wanted.isSubset(of: ["b", "c", "e"]) else {
+      throw BenchError("usage: vigil-policy-bench [b] [c] [e] (no argument: every section)")
+    }
+    let sections = wanted.isEmpty ? ["b", "c", "e"] : wanted
     let pins = "/sys/fs/bpf/vigil-bench-\(getpid())"
     let network = try BenchNetwork()
     defer {
@@ -30,6 +37,27 @@ struct PolicyBench {
       name: network.serverInterface, netns: network.serverNamespacePath)
 
     var compiled: [Int: CompiledPolicy] = [:]
+    if sections.contains("b") {
+      try table(network: network, datapath: datapath, endpoint: endpoint, compiled: &compiled)
+    }
+    if sections.contains("e") {
+      for size in [10_000, 100_000] where compiled[size] == nil {
+        let yaml = policy(rules: size, endpoint: endpoint, client: network.clientAddress)
+        compiled[size] = try PolicyCompiler.compile(
+          PolicyDocument.parse(yaml: yaml, source: "bench.yaml"), endpointIDs: [endpoint: 0],
+          capacity: PolicyCapacity(
+            maxEntries: 2 * size + 1024, maxCounters: size + 1024, maxEndpoints: 16))
+      }
+      try vethRates(network: network, datapath: datapath, endpoint: endpoint, compiled: compiled)
+    }
+    if sections.contains("c") { try cliApply(network: network, endpoint: endpoint) }
+  }
+
+  /// (a, b, d) Compile, fill, flip, memory and per-packet cost at every size.
+  static func table(
+    network: BenchNetwork, datapath: PolicyDatapath, endpoint: EndpointRef,
+    compiled: inout [Int: CompiledPolicy]
+  ) throws {
     print("## (a, b, d) Compile, fill, flip, memory and per-packet cost\n")
     print(
       "| rules | entries | parse | compile | fill | flip p50 | flip p99 | spare prep (off path) | generation memory | shared memory | per packet, established flow | per packet, denied (full lookup) |"
@@ -37,9 +65,14 @@ struct PolicyBench {
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes {
       let yaml = policy(rules: size, endpoint: endpoint, client: network.clientAddress)
-      let parseStart = Date()
-      let documents = try PolicyDocument.parse(yaml: yaml, source: "bench.yaml")
-      let parse = Date().timeIntervalSince(parseStart) * 1e3
+      var parses: [Double] = []
+      var documents: [PolicyDocument] = []
+      for _ in 0..<3 {
+        let started = Date()
+        documents = try PolicyDocument.parse(yaml: yaml, source: "bench.yaml")
+        parses.append(Date().timeIntervalSince(started) * 1e3)
+      }
+      let parse = percentileValue(parses, 50)
       let capacity = PolicyCapacity(
         maxEntries: 2 * size + 1024, maxCounters: size + 1024, maxEndpoints: 16)
       var compile: [Double] = []
@@ -75,9 +108,6 @@ struct PolicyBench {
     print(
       "\nMedians unless marked; flips over 300/300/40/8 installs; per packet is the kernel's average over 1M runs of one packet. Shared memory: counters for \(sizes.max()! + 1024) rules × 3 slots × CPUs, connection tracking, lookups.\n"
     )
-
-    try vethRates(network: network, datapath: datapath, endpoint: endpoint, compiled: compiled)
-    try cliApply(network: network, endpoint: endpoint)
   }
 
   /// (e) Packet rate over the veth, interleaved rounds.
@@ -184,14 +214,13 @@ struct PolicyBench {
     }
     let vigil = products.appendingPathComponent("vigil").path
     var wall: [Double] = []
-    var daemonTotal: [Double] = []
+    var timings: [Answer.Timing] = []
     for round in 0..<12 {
-      let started = Date()
-      let output = try run(
-        vigil, "policy", "apply", "-f", files[round % 2], "--json", "--socket", socket)
-      wall.append(Date().timeIntervalSince(started) * 1e3)
+      let (output, milliseconds) = try timedRun(
+        vigil, ["policy", "apply", "-f", files[round % 2], "--json", "--socket", socket])
+      wall.append(milliseconds)
       if let answer = try? JSONDecoder().decode(Answer.self, from: Data(output.utf8)) {
-        daemonTotal.append(answer.timing.totalMs)
+        timings.append(answer.timing)
       }
       usleep(100_000)  // applies spaced like an operator's: the spare slot is ready
     }
@@ -201,12 +230,24 @@ struct PolicyBench {
       "| CLI wall time: read file, send, parse, compile, attach, fill, flip, answer | \(percentile(wall, 50)) ms | \(percentile(wall, 99)) ms |"
     )
     print(
-      "| inside vigild: request to flip | \(percentile(daemonTotal, 50)) ms | \(percentile(daemonTotal, 99)) ms |"
+      "| inside vigild: request to flip | \(percentile(timings.map(\.totalMs), 50)) ms | \(percentile(timings.map(\.totalMs), 99)) ms |"
     )
+    let stages: [(String, KeyPath<Answer.Timing, Double?>)] = [
+      ("parse, validate, compile", \.compileMs), ("attach", \.attachMs), ("slot wait", \.slotMs),
+      ("fill", \.fillMs), ("store wait after the fill", \.storeWaitMs),
+    ]
+    for (name, stage) in stages {
+      let values = timings.compactMap { $0[keyPath: stage] }
+      print(
+        "| inside vigild: \(name) | \(percentile(values, 50)) ms | \(percentile(values, 99)) ms |")
+    }
   }
 
   private struct Answer: Decodable {
-    struct Timing: Decodable { var totalMs: Double }
+    struct Timing: Decodable {
+      var totalMs: Double
+      var compileMs, attachMs, slotMs, fillMs, storeWaitMs: Double?
+    }
     var timing: Timing
   }
 

@@ -57,7 +57,7 @@ struct GoroutinesCommand: ParsableCommand {
 
   private func runTrace(seconds: Double) throws {
     let answer = try socket.client.post(
-      "\(APIPath.goroutinesTrace)?pid=\(pid)&seconds=\(seconds)",
+      "\(APIPath.goroutinesTrace)?pid=\(pid)&seconds=\(seconds)", json: [],
       answer: GoroutineTraceResponse.self)
     if json { return try printJSON(answer) }
     let trace = answer.trace

@@ -25,6 +25,9 @@ struct PolicyFileOptions: ParsableArguments {
       valueName: "file|dir"))
   var file: String
 
+  /// The request carrying every file's text, as JSON.
+  func requestJSON() throws -> [UInt8] { PolicyJSON.encode(try request()) }
+
   /// The request carrying every file's text.
   func request() throws -> PolicyRequest {
     do {
@@ -52,7 +55,7 @@ struct PolicyApplyCommand: ParsableCommand {
 
   func run() throws {
     let answer = try socket.client.post(
-      APIPath.policy, try files.request(), answer: PolicyApplyResponse.self)
+      APIPath.policy, json: try files.requestJSON(), answer: PolicyApplyResponse.self)
     if json { return try printJSON(answer) }
     printApplied(answer)
   }
@@ -65,12 +68,12 @@ func printApplied(_ answer: PolicyApplyResponse) {
   for change in answer.changes { print("  \(change)") }
   if answer.changes.isEmpty { print("  no policy changed") }
   let timing = answer.timing
+  let storeWait = timing.storeWaitMs.map { String(format: ", store wait %.2f ms", $0) } ?? ""
   print(
     String(
-      format:
-        "took %.2f ms: compile %.2f ms, attach %.2f ms, slot %.2f ms, fill %.2f ms, flip %.1f µs",
-      timing.totalMs, timing.compileMs, timing.attachMs, timing.slotMs, timing.fillMs,
-      timing.flipUs))
+      format: "took %.2f ms: compile %.2f ms, attach %.2f ms, slot %.2f ms, fill %.2f ms",
+      timing.totalMs, timing.compileMs, timing.attachMs, timing.slotMs, timing.fillMs)
+      + storeWait + String(format: ", flip %.1f µs", timing.flipUs))
 }
 
 /// Prints `value` as the API's JSON.
@@ -125,7 +128,7 @@ struct PolicyDiffCommand: ParsableCommand {
 
   func run() throws {
     let answer = try socket.client.post(
-      APIPath.policyDiff, try files.request(), answer: PolicyDiffResponse.self)
+      APIPath.policyDiff, json: try files.requestJSON(), answer: PolicyDiffResponse.self)
     if json { return try printJSON(answer) }
     let against = answer.generation.map { "generation \($0)" } ?? "no policy"
     guard !answer.changes.isEmpty else {
@@ -211,7 +214,7 @@ struct PolicyValidateCommand: ParsableCommand {
       }
     }
     let answer = try socket.client.post(
-      APIPath.policyValidate, request, answer: PolicyValidateResponse.self)
+      APIPath.policyValidate, json: PolicyJSON.encode(request), answer: PolicyValidateResponse.self)
     if json { return try printJSON(answer) }
     print(
       "\(answer.policies.count) policies valid: \(answer.entries)/\(answer.capacity.entries) entries, \(answer.counters)/\(answer.capacity.counters) counters, \(answer.endpoints)/\(answer.capacity.endpoints) endpoints"

@@ -137,4 +137,40 @@ final class BlockingProbesTests: XCTestCase {
     XCTAssertTrue(links.contains("link_vigil_exec"))
     XCTAssertEqual(Set(links), Set(second.programs.map { "link_\($0.name)" }))
   }
+
+  /// Under 1 ms thresholds the stack is taken at switch-out and the episode written at
+  /// switch-in (no task work): every sleep is reported, with the same details.
+  func testZeroThresholdReportsEverySleepWithStackAndWaker() throws {
+    let probes = try BlockingProbes(
+      pinRoot: pinRoot, ringBufferBytes: 1 << 22, logger: Logger(label: "test"))
+    try probes.apply(
+      ProbeSettings(
+        offcpuThresholdNanoseconds: 0, futexThresholdNanoseconds: 50_000_000, wakeupBytes: 1))
+    let collector = try Collector(probes: probes)
+    defer { collector.stop() }
+    let target = try Workload(rounds: 1)
+    try probes.watchProcess(target.pid, targetID: 3)
+    try target.start()
+    target.waitUntilDone(timeout: 10)
+    usleep(300_000)
+
+    let episodes = collector.episodes.filter { $0.kind == .offcpu }
+    let threads = target.threads
+    XCTAssertGreaterThan(episodes.count, 10, "every sleep, short ones too")
+    let sleep = try XCTUnwrap(
+      episodes.first {
+        $0.tid == threads.sleeper && abs(Double($0.durationNanoseconds) / 1e6 - 200) <= 40
+      }, "\(episodes.filter { $0.tid == threads.sleeper })")
+    XCTAssertFalse(sleep.stack.isEmpty)
+    XCTAssertNil(sleep.waker)
+    XCTAssertEqual(sleep.comm, "vigil-workload")
+    XCTAssertEqual(sleep.pid, target.pid)
+    let pipeRead = try XCTUnwrap(
+      episodes.first {
+        $0.tid == threads.pipeReader && abs(Double($0.durationNanoseconds) / 1e6 - 250) <= 50
+      })
+    XCTAssertEqual(pipeRead.waker?.tid, threads.pipeWriter)
+    XCTAssertFalse(pipeRead.stack.isEmpty)
+    XCTAssertEqual(try probes.readCounters().resumeWorkFailures, 0)
+  }
 }

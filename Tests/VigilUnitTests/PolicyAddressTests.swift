@@ -36,6 +36,8 @@ import Testing
       ("10.0.0.0/8/8", "10.0.0.0/8/8 is not a CIDR block (address/length)"),
       ("10.0.0.0/-1", "10.0.0.0/-1 has an invalid prefix length"),
       ("10.0.0.0/", "10.0.0.0/ has an invalid prefix length"),
+      ("010.0.0.0/8", "010.0.0.0/8 is not a CIDR block (address/length)"),
+      ("10.0.0.0/0008", "10.0.0.0/0008 has an invalid prefix length"),
       (
         "::ffff:10.0.0.0/104",
         "::ffff:10.0.0.0/104 is an IPv4-mapped block (write it as 10.0.0.0/8)"
@@ -43,6 +45,30 @@ import Testing
     ]
     for (text, message) in errors {
       #expect(performing: { try IPPrefix(text) }, throws: { "\($0)" == message })
+    }
+  }
+
+  /// IPv4 blocks take a shortcut; it must agree with `inet_pton` and the checks after it.
+  @Test func readsIPv4BlocksAsInetPtonDoes() {
+    var random = SystemRandomNumberGenerator()
+    let octets = ["0", "1", "9", "10", "00", "01", "127", "255", "256", "999", ""]
+    let lengths = ["0", "8", "08", "008", "24", "32", "33", "", "1a"]
+    for _ in 0..<2000 {
+      let address = (0..<Int.random(in: 3...5, using: &random)).map { _ in
+        octets.randomElement(using: &random)!
+      }.joined(separator: ".")
+      let lengthText = lengths.randomElement(using: &random)!
+      let text = "\(address)/\(lengthText)"
+      var expected: IPPrefix?
+      if let parsed = IPAddress(address), parsed.isIPv4, !lengthText.isEmpty,
+        lengthText.count <= 3, lengthText.allSatisfy { ("0"..."9").contains($0) },
+        let length = Int(lengthText),
+        length <= 32
+      {
+        let prefix = IPPrefix(address: parsed, length: length)
+        expected = prefix.address == parsed ? prefix : nil
+      }
+      #expect((try? IPPrefix(text)) == expected, "\(text)")
     }
   }
 }

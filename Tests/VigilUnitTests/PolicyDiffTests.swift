@@ -44,4 +44,21 @@ import Testing
         ]
       ])
   }
+
+  @Test func listsTheFirstDifferencesAndCountsTheRest() throws {
+    let old = PolicyDocument(
+      name: "web", endpoint: .interface(name: "eth0", netns: nil),
+      ingress: (0..<30).map { PolicyRule(ports: [PortSpec(port: UInt16(1000 + $0))]) })
+    var new = old
+    new.mode = .audit
+    for index in new.ingress.indices where index != 3 { new.ingress[index].ports = [] }
+    new.egress = [PolicyRule()]
+    let details = try #require(PolicyDiff.between(old: [old], new: [new]).first?.details)
+    #expect(details.count == PolicyDiff.maxDetails + 1)
+    #expect(details[0] == "spec.mode: enforce → audit")
+    #expect(details[1] == "spec.ingress[0]: any address on TCP/1000 → any address on any port")
+    #expect(details[4] == "spec.ingress[4]: any address on TCP/1004 → any address on any port")
+    // 31 in all: the mode, 29 ingress rules, an egress rule added.
+    #expect(details.last == "… and \(31 - PolicyDiff.maxDetails) more differences")
+  }
 }

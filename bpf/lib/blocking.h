@@ -34,6 +34,12 @@
 #define ERESTARTNOHAND 514
 #define ERESTART_RESTARTBLOCK 516
 
+/* Off-CPU thresholds under this take a sleeping targeted thread's stack at
+ * switch-out and write its episode at switch-in. When nearly every sleep is
+ * reported, that is cheaper than a task work per episode (each one costs an
+ * interrupt); above it, most sleeps are too short to pay for a stack. */
+#define VIGIL_EAGER_STACK_NS 1000000ULL
+
 #define NR_FUTEX 202
 #define NR_RESTART_SYSCALL 219
 #define NR_FUTEX_WAITV 449
@@ -205,6 +211,55 @@ static __always_inline void vigil_futex_sleep(struct task_struct *prev, struct v
 	task->futex_since = bpf_ktime_get_ns();
 }
 
+/* Eager mode, at switch-out (the thread is current): its stack and goroutine. */
+static __always_inline void vigil_take_stack(struct vigil_task_state *task, __u32 tgid,
+					     const struct vigil_settings *settings)
+{
+	__u32 depth = settings->stack_depth;
+	if (depth > VIGIL_MAX_STACK_DEPTH)
+		depth = VIGIL_MAX_STACK_DEPTH;
+	long bytes = 0;
+	if (depth > 0)
+		bytes = bpf_get_task_stack(bpf_get_current_task_btf(), task->eager_stack,
+					   depth * sizeof(__u64), BPF_F_USER_STACK);
+	task->eager_stack_bytes = bytes;
+	task->eager_goroutine = vigil_current_goroutine(tgid);
+}
+
+/* Eager mode, at switch-in: writes the episode of `next` with what its
+ * switch-out took. */
+static __always_inline void vigil_write_eager(struct task_struct *next, struct vigil_task_state *task,
+					      __u64 duration, const struct vigil_settings *settings)
+{
+	struct vigil_block_record *rec = bpf_ringbuf_reserve(&vigil_events, sizeof(*rec), 0);
+	if (!rec) {
+		vigil_count(VIGIL_COUNTER_RB_LOST);
+		return;
+	}
+	rec->kind = VIGIL_RECORD_OFFCPU;
+	rec->pid = next->tgid;
+	rec->tid = next->pid;
+	rec->target_id = task->target_id;
+	rec->goroutine = task->eager_goroutine;
+	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), next->comm);
+	rec->start_ns = task->off_since;
+	rec->duration_ns = duration;
+	rec->state = task->off_state;
+	rec->waker_pid = task->waker_pid;
+	rec->waker_tid = task->waker_tid;
+	__builtin_memcpy(rec->waker_comm, task->waker_comm, sizeof(rec->waker_comm));
+	rec->futex_op = 0;
+	rec->futex_uaddr = 0;
+	rec->futex_ret = 0;
+	rec->futex_outcome = 0;
+	rec->futex_syscall = 0;
+	rec->stack_bytes = task->eager_stack_bytes;
+	if (task->eager_stack_bytes < 0)
+		vigil_count(VIGIL_COUNTER_STACK_FAIL);
+	__builtin_memcpy(rec->stack, task->eager_stack, sizeof(rec->stack));
+	vigil_submit(rec, settings);
+}
+
 /* sched_switch, outgoing side (prev is current): start an episode for a
  * targeted thread going to sleep. */
 static __always_inline void vigil_switch_out(struct task_struct *prev, __u32 prev_state,
@@ -237,6 +292,8 @@ static __always_inline void vigil_switch_out(struct task_struct *prev, __u32 pre
 	if (state & settings->state_mask) {
 		task->off_since = bpf_ktime_get_ns();
 		task->off_state = state;
+		if (settings->offcpu_min_ns < VIGIL_EAGER_STACK_NS)
+			vigil_take_stack(task, id >> 32, settings);
 	}
 }
 
@@ -331,7 +388,9 @@ static __always_inline void vigil_switch_in(struct task_struct *next,
 	__u64 now = bpf_ktime_get_ns();
 	if (task->off_since) {
 		__u64 duration = now - task->off_since;
-		if (duration >= settings->offcpu_min_ns) {
+		if (duration >= settings->offcpu_min_ns && settings->offcpu_min_ns < VIGIL_EAGER_STACK_NS) {
+			vigil_write_eager(next, task, duration, settings);
+		} else if (duration >= settings->offcpu_min_ns) {
 			task->pend_start = task->off_since;
 			task->pend_duration = duration;
 			task->pend_state = task->off_state;

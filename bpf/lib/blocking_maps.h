@@ -93,6 +93,13 @@ struct vigil_task_state {
 	__u32 has_pending;
 	char pend_waker_comm[VIGIL_COMM_LEN];
 
+	/* With thresholds under VIGIL_EAGER_STACK_NS: the stack and goroutine
+	 * taken at switch-out, written with the episode at switch-in. */
+	__s64 eager_goroutine;
+	__s32 eager_stack_bytes;
+	__u32 _pad;
+	__u64 eager_stack[VIGIL_MAX_STACK_DEPTH];
+
 	__u32 in_futex;
 	__u32 futex_syscall;
 	__u32 futex_op;
