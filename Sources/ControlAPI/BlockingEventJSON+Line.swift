@@ -58,7 +58,11 @@ struct JSONText {
 
   var text: String { String(decoding: bytes, as: UTF8.self) }
 
-  mutating func string(_ value: String) {
+  mutating func string(_ value: String) { Self.appendString(value, to: &bytes) }
+
+  /// Appends `value` as a JSON string: `"` and `\` escaped, control characters as `\n`, `\r`,
+  /// `\t`, `\b`, `\f` or `\u00XX` (as Foundation writes them), everything else as it is.
+  static func appendString(_ value: String, to bytes: inout [UInt8]) {
     bytes.append(UInt8(ascii: "\""))
     var value = value
     value.withUTF8 { utf8 in

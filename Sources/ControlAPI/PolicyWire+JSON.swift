@@ -1,7 +1,7 @@
 /// JSON for policy texts, which run to megabytes: written and read byte by byte, several times
 /// faster than Foundation's coders, in the same JSON.
 public enum PolicyJSON {
-  /// `request` as JSON (what `WireJSON.encode` gives, but for escapes of control characters).
+  /// `request` as JSON, what `WireJSON.encode` gives.
   public static func encode(_ request: PolicyRequest) -> [UInt8] {
     var out: [UInt8] = Array(#"{"sources":"#.utf8)
     appendSources(request.sources, to: &out)
@@ -16,42 +16,12 @@ public enum PolicyJSON {
     for (index, source) in sources.enumerated() {
       if index > 0 { out.append(UInt8(ascii: ",")) }
       out += #"{"source":"#.utf8
-      appendString(source.source, to: &out)
+      JSONText.appendString(source.source, to: &out)
       out += #","yaml":"#.utf8
-      appendString(source.yaml, to: &out)
+      JSONText.appendString(source.yaml, to: &out)
       out.append(UInt8(ascii: "}"))
     }
     out.append(UInt8(ascii: "]"))
-  }
-
-  /// Appends `text` as a JSON string: `"` and `\` escaped, control characters as `\n`, `\t` or
-  /// `\u00XX`, everything else as it is.
-  public static func appendString(_ text: String, to out: inout [UInt8]) {
-    var text = text
-    text.withUTF8 { bytes in
-      out.append(UInt8(ascii: "\""))
-      var runStart = 0
-      for index in bytes.indices {
-        let byte = bytes[index]
-        guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
-          continue
-        }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-        runStart = index + 1
-        out.append(UInt8(ascii: "\\"))
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(byte)
-        case UInt8(ascii: "\n"): out.append(UInt8(ascii: "n"))
-        case UInt8(ascii: "\t"): out.append(UInt8(ascii: "t"))
-        case UInt8(ascii: "\r"): out.append(UInt8(ascii: "r"))
-        default:
-          let hex = Array("0123456789abcdef".utf8)
-          out += Array("u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-        }
-      }
-      out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-      out.append(UInt8(ascii: "\""))
-    }
   }
 
   /// Reads a policy request: `{"sources": [{"source": ..., "yaml": ...}, ...]}` directly, and
