@@ -65,17 +65,9 @@ extension PolicyDocument {
     func note(_ detail: @autoclosure () -> String) {
       if details.count < PolicyDiff.maxDetails { details.append(detail()) } else { more += 1 }
     }
-    /// Notes `field` when its text differs; once the list is full, texts are not made.
-    func compare(
-      _ field: @autoclosure () -> String, _ old: @autoclosure () -> String,
-      _ new: @autoclosure () -> String
-    ) {
-      guard details.count < PolicyDiff.maxDetails else {
-        more += 1
-        return
-      }
-      let (old, new) = (old(), new())
-      if old != new { details.append("\(field()): \(old) → \(new)") }
+    /// Notes `field` when its text differs.
+    func compare(_ field: String, _ old: String, _ new: String) {
+      if old != new { note("\(field): \(old) → \(new)") }
     }
     compare("spec.endpoint", endpoint.description, new.endpoint.description)
     compare("spec.mode", mode.rawValue, new.mode.rawValue)
@@ -90,7 +82,7 @@ extension PolicyDocument {
         case (nil, let added?): note("spec.\(key)[\(index)]: added \(added)")
         case (let removed?, nil): note("spec.\(key)[\(index)]: removed \(removed)")
         case (let before?, let after?) where before != after:
-          compare("spec.\(key)[\(index)]", before.description, after.description)
+          note("spec.\(key)[\(index)]: \(before) → \(after)")
         default: break
         }
       }
