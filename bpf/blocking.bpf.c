@@ -25,7 +25,9 @@ int BPF_PROG(vigil_switch, bool preempt, struct task_struct *prev, struct task_s
 SEC("tp_btf/sched_waking")
 int BPF_PROG(vigil_waking, struct task_struct *p)
 {
-	vigil_note_waker(p);
+	struct vigil_settings *settings = vigil_get_settings();
+	if (settings)
+		vigil_note_waker(p, settings);
 	return 0;
 }
 

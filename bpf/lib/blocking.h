@@ -10,9 +10,13 @@
  * own context, where the stack can be read. Only episodes over the threshold
  * pay for a stack, and nothing runs on other threads' syscalls.
  *
- * Futex: the wait is timed from entry to exit of the futex syscalls (fentry
- * and fexit, so other syscalls pay nothing); the outcome comes from the return
- * value.
+ * Futex: a sleep that reaches the futex threshold is checked at switch-in:
+ * if the thread sleeps inside a futex wait syscall (its saved registers say
+ * so), the same task work writes the wait with the syscall's return value.
+ * No probe runs on syscalls.
+ *
+ * Under VIGIL_EAGER_STACK_NS, stacks are taken at switch-out instead and
+ * off-CPU episodes written at switch-in (see there).
  */
 #ifndef VIGIL_BLOCKING_H
 #define VIGIL_BLOCKING_H
@@ -179,27 +183,31 @@ static __always_inline bool vigil_futex_op_waits(__u32 op)
 	       cmd == FUTEX_WAIT_REQUEUE_PI || cmd == FUTEX_LOCK_PI2;
 }
 
-/* A thread going to sleep inside a futex wait syscall starts timing the wait;
- * its saved user registers name the syscall and its arguments. A wait that
- * sleeps again (spurious wake-up) keeps its start. */
-static __always_inline void vigil_futex_sleep(struct task_struct *prev, struct vigil_task_state *task)
+/* At switch-in, for a sleep long enough to be reported as a futex wait: was
+ * it one? The thread is still inside the syscall, so its saved user registers
+ * name it and its arguments. A wait that sleeps again (spurious wake-up)
+ * before its record is written keeps its start. Done here rather than at
+ * every switch-out, where most sleeps are too short to matter. */
+static __always_inline void vigil_futex_check(struct task_struct *next, struct vigil_task_state *task,
+					      __u64 slept_at)
 {
 	if (task->in_futex)
 		return;
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
-	__u64 nr = BPF_CORE_READ(regs, orig_ax);
+	/* A trusted pointer: plain loads, no helper calls. */
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(next);
+	__u64 nr = regs->orig_ax;
 	__u32 syscall;
 	__u32 op;
 	if (nr == NR_FUTEX) {
-		op = BPF_CORE_READ(regs, si);
+		op = regs->si;
 		if (!vigil_futex_op_waits(op))
 			return;
 		syscall = VIGIL_FUTEX_SYS_FUTEX;
 	} else if (nr == NR_FUTEX_WAITV) {
-		op = BPF_CORE_READ(regs, dx); /* flags */
+		op = regs->dx; /* flags */
 		syscall = VIGIL_FUTEX_SYS_WAITV;
 	} else if (nr == NR_FUTEX_WAIT) {
-		op = BPF_CORE_READ(regs, r10); /* flags */
+		op = regs->r10; /* flags */
 		syscall = VIGIL_FUTEX_SYS_WAIT;
 	} else {
 		return;
@@ -207,8 +215,8 @@ static __always_inline void vigil_futex_sleep(struct task_struct *prev, struct v
 	task->in_futex = 1;
 	task->futex_syscall = syscall;
 	task->futex_op = op;
-	task->futex_uaddr = BPF_CORE_READ(regs, di);
-	task->futex_since = bpf_ktime_get_ns();
+	task->futex_uaddr = regs->di;
+	task->futex_since = slept_at;
 }
 
 /* Eager mode, at switch-out (the thread is current): its stack and goroutine. */
@@ -229,7 +237,8 @@ static __always_inline void vigil_take_stack(struct vigil_task_state *task, __u3
 /* Eager mode, at switch-in: writes the episode of `next` with what its
  * switch-out took. */
 static __always_inline void vigil_write_eager(struct task_struct *next, struct vigil_task_state *task,
-					      __u64 duration, const struct vigil_settings *settings)
+					      __u64 slept_at, __u64 duration,
+					      const struct vigil_settings *settings)
 {
 	struct vigil_block_record *rec = bpf_ringbuf_reserve(&vigil_events, sizeof(*rec), 0);
 	if (!rec) {
@@ -242,7 +251,7 @@ static __always_inline void vigil_write_eager(struct task_struct *next, struct v
 	rec->target_id = task->target_id;
 	rec->goroutine = task->eager_goroutine;
 	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), next->comm);
-	rec->start_ns = task->off_since;
+	rec->start_ns = slept_at;
 	rec->duration_ns = duration;
 	rec->state = task->off_state;
 	rec->waker_pid = task->waker_pid;
@@ -288,13 +297,10 @@ static __always_inline void vigil_switch_out(struct task_struct *prev, __u32 pre
 	task->waker_pid = 0;
 	task->waker_tid = 0;
 	task->waker_comm[0] = 0;
-	vigil_futex_sleep(prev, task);
-	if (state & settings->state_mask) {
-		task->off_since = bpf_ktime_get_ns();
-		task->off_state = state;
-		if (settings->offcpu_min_ns < VIGIL_EAGER_STACK_NS)
-			vigil_take_stack(task, id >> 32, settings);
-	}
+	task->off_since = bpf_ktime_get_ns();
+	task->off_state = state;
+	if ((state & settings->state_mask) && settings->offcpu_min_ns < VIGIL_EAGER_STACK_NS)
+		vigil_take_stack(task, id >> 32, settings);
 }
 
 static __always_inline __u32 vigil_futex_outcome(long ret, __u64 nr)
@@ -324,7 +330,7 @@ static __always_inline void vigil_flush_futex(__u64 id, struct vigil_task_state 
 	if (!rec)
 		return;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long ret = BPF_CORE_READ(regs, ax);
+	long ret = regs->ax;
 	rec->start_ns = task->futex_since;
 	rec->duration_ns = bpf_ktime_get_ns() - task->futex_since;
 	rec->state = 0;
@@ -335,7 +341,7 @@ static __always_inline void vigil_flush_futex(__u64 id, struct vigil_task_state 
 	rec->futex_op = task->futex_op;
 	rec->futex_uaddr = task->futex_uaddr;
 	rec->futex_ret = ret;
-	rec->futex_outcome = vigil_futex_outcome(ret, BPF_CORE_READ(regs, orig_ax));
+	rec->futex_outcome = vigil_futex_outcome(ret, regs->orig_ax);
 	rec->futex_syscall = task->futex_syscall;
 	vigil_submit(rec, settings);
 }
@@ -385,13 +391,16 @@ static __always_inline void vigil_switch_in(struct task_struct *next,
 	if (!task)
 		return;
 
-	__u64 now = bpf_ktime_get_ns();
-	if (task->off_since) {
-		__u64 duration = now - task->off_since;
-		if (duration >= settings->offcpu_min_ns && settings->offcpu_min_ns < VIGIL_EAGER_STACK_NS) {
-			vigil_write_eager(next, task, duration, settings);
-		} else if (duration >= settings->offcpu_min_ns) {
-			task->pend_start = task->off_since;
+	if (!task->off_since)
+		return;
+	__u64 slept_at = task->off_since;
+	__u64 duration = bpf_ktime_get_ns() - slept_at;
+	task->off_since = 0;
+	if ((task->off_state & settings->state_mask) && duration >= settings->offcpu_min_ns) {
+		if (settings->offcpu_min_ns < VIGIL_EAGER_STACK_NS) {
+			vigil_write_eager(next, task, slept_at, duration, settings);
+		} else {
+			task->pend_start = slept_at;
 			task->pend_duration = duration;
 			task->pend_state = task->off_state;
 			task->pend_waker_pid = task->waker_pid;
@@ -400,11 +409,9 @@ static __always_inline void vigil_switch_in(struct task_struct *next,
 					 sizeof(task->waker_comm));
 			task->has_pending = 1;
 		}
-		task->off_since = 0;
 	}
-	/* A short futex sleep is forgotten; a wait that sleeps again starts over. */
-	if (task->in_futex && now - task->futex_since < settings->futex_min_ns)
-		task->in_futex = 0;
+	if (duration >= settings->futex_min_ns)
+		vigil_futex_check(next, task, slept_at);
 	if (!task->has_pending && !task->in_futex)
 		return;
 	if (vigil_schedule_resume_work(next))
@@ -445,11 +452,20 @@ static __always_inline bool vigil_in_interrupt(void)
 }
 
 /* sched_waking: the current task wakes `p`; note it if `p` is asleep in an
- * episode. Wake-ups from interrupt context (timers, devices) have no waker task. */
-static __always_inline void vigil_note_waker(struct task_struct *p)
+ * episode that may be reported. Most wake-ups end sleeps far shorter than the
+ * thresholds: those under half the smaller threshold are skipped, so an
+ * episode that reaches its threshold only by waiting long for a CPU after
+ * its wake-up has no waker. Wake-ups from interrupt context (timers, devices)
+ * have no waker task. */
+static __always_inline void vigil_note_waker(struct task_struct *p,
+					     const struct vigil_settings *settings)
 {
 	struct vigil_task_state *task = bpf_task_storage_get(&vigil_tasks, p, 0, 0);
-	if (!task || (!task->off_since && !task->in_futex))
+	if (!task || !task->off_since)
+		return;
+	__u64 threshold = settings->offcpu_min_ns < settings->futex_min_ns ? settings->offcpu_min_ns
+									 : settings->futex_min_ns;
+	if (bpf_ktime_get_ns() - task->off_since < threshold / 2)
 		return;
 	if (vigil_in_interrupt()) {
 		task->waker_pid = 0;
