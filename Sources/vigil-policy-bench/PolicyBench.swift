@@ -115,7 +115,10 @@ struct PolicyBench {
     network: BenchNetwork, datapath: PolicyDatapath, endpoint: EndpointRef,
     compiled: [Int: CompiledPolicy]
   ) throws {
-    print("## (e) veth packet rate (64-byte UDP, one sender, 2 s per run, 3 interleaved rounds)\n")
+    let rounds = 5
+    print(
+      "## (e) veth packet rate (64-byte UDP, one sender, 2 s per run, \(rounds) interleaved rounds, each in a rotated order)\n"
+    )
     let location = EndpointLocation.interface(
       name: network.serverInterface, netns: network.serverNamespacePath)
     var configurations: [(String, setUp: () throws -> Void, tearDown: () throws -> Void)] = [
@@ -157,19 +160,24 @@ struct PolicyBench {
         ))
     }
     var rates: [String: [Double]] = [:]
-    for _ in 0..<3 {
-      for (name, setUp, tearDown) in configurations {
+    for round in 0..<rounds {
+      // Rotated, so no configuration always follows the same one.
+      let count = configurations.count
+      for index in 0..<count {
+        let (name, setUp, tearDown) = configurations[(index + round) % count]
         try setUp()
         rates[name, default: []].append(try network.udpRate(seconds: 2))
         try tearDown()
       }
     }
     let baseline = percentileValue(rates["no program"]!, 50)
-    print("| configuration | packets/s (median) | relative to no program |")
-    print("|---|---:|---:|")
+    print("| configuration | packets/s (median) | min – max | relative to no program |")
+    print("|---|---:|---:|---:|")
     for (name, _, _) in configurations {
       let rate = percentileValue(rates[name]!, 50)
-      print("| \(name) | \(Int(rate)) | \(format(rate / baseline)) |")
+      print(
+        "| \(name) | \(Int(rate)) | \(Int(rates[name]!.min()!)) – \(Int(rates[name]!.max()!)) | \(format(rate / baseline)) |"
+      )
     }
     print("")
   }
