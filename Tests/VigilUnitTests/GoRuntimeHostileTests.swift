@@ -6,18 +6,6 @@ import Testing
 // Truncated, random and mutated binaries: every reader must throw or answer, never trap, and
 // memory must stay bounded.
 
-/// A small seeded generator, so a failing mutation can be replayed.
-private struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9e37_79b9_7f4a_7c15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-    return z ^ (z >> 31)
-  }
-}
-
 /// Runs every reader on `bytes`, ignoring the errors they throw.
 private func exercise(_ bytes: [UInt8]) {
   guard let binary = try? GoBinary(bytes: bytes) else { return }
@@ -60,7 +48,7 @@ private func interestingRanges(_ bytes: [UInt8]) throws -> [Range<Int>] {
   return ranges
 }
 
-private func mutate(_ base: [UInt8], _ ranges: [Range<Int>], _ random: inout SplitMix64)
+private func mutate(_ base: [UInt8], _ ranges: [Range<Int>], _ random: inout SeededRandom)
   -> [UInt8]
 {
   var bytes = base
@@ -86,7 +74,7 @@ private func mutate(_ base: [UInt8], _ ranges: [Range<Int>], _ random: inout Spl
 }
 
 @Test func survivesRandomBytes() {
-  var random = SplitMix64(state: 1)
+  var random = SeededRandom(state: 1)
   for count in [0, 1, 4, 16, 63, 64, 65, 200, 4096] {
     for _ in 0..<20 {
       var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -117,7 +105,7 @@ struct GoRuntimeHostileTests {
   @Test func survivesMutations() async throws {
     let fixture = try await GoFixtures.shared.fixture(GoToolchain.all[0])
     let peakBefore = peakResidentBytes()
-    var random = SplitMix64(state: 0x5669_6769_6c)
+    var random = SeededRandom(state: 0x5669_6769_6c)
     for (path, count) in [(fixture.uncompressed, 600), (fixture.stripped, 400)] {
       let base = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
       let ranges = try interestingRanges(base)

@@ -12,25 +12,6 @@ private func fastDocuments(_ yaml: String) -> YAMLTree? {
   }
 }
 
-/// A seeded generator (SplitMix64), so a failing case can be replayed from its seed.
-private struct Random: RandomNumberGenerator {
-  var state: UInt64
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9e37_79b9_7f4a_7c15
-    var value = state
-    value = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    value = (value ^ (value >> 27)) &* 0x94d0_49bb_1331_11eb
-    return value ^ (value >> 31)
-  }
-
-  mutating func chance(_ probability: Double) -> Bool {
-    Double.random(in: 0..<1, using: &self) < probability
-  }
-
-  mutating func pick<T>(_ choices: [T]) -> T { choices.randomElement(using: &self)! }
-}
-
 /// A tree to write: what policy documents hold, before a style is chosen.
 private indirect enum Shape {
   case scalar(String)
@@ -42,7 +23,7 @@ private indirect enum Shape {
 /// Random policy-like documents written in mixed YAML styles, all inside the fast reader's
 /// subset.
 private struct StyledWriter {
-  var random: Random
+  var random: SeededRandom
   /// Spaces per indentation level of this document.
   var step = 2
 
@@ -235,7 +216,7 @@ extension Shape {
     let seed =
       ProcessInfo.processInfo.environment["YAML_SEED"].flatMap { UInt64($0) }
       ?? UInt64.random(in: 0...UInt64.max)
-    var writer = StyledWriter(random: Random(state: seed))
+    var writer = StyledWriter(random: SeededRandom(state: seed))
     for round in 0..<300 {
       let documents = (0..<writer.random.pick([1, 1, 2, 3])).map { _ in
         writer.policy(rules: writer.random.pick([0, 1, 2, 5]))

@@ -195,7 +195,7 @@ func symbolizesChildProcess(flags: [String]) throws {
 }
 
 @Test func randomAndMutatedBytesNeverCrash() throws {
-  var random = SplitMix64(seed: 0x5eed)
+  var random = SeededRandom(state: 0x5eed)
   for _ in 0..<1000 {
     let bytes = (0..<Int.random(in: 0..<512, using: &random)).map { _ in
       UInt8.random(in: 0...0x7e, using: &random)
@@ -408,15 +408,3 @@ extension [UInt8] {
   }
 }
 
-/// A seeded generator, so a failing fuzz case can be reproduced.
-private struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9e37_79b9_7f4a_7c15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-    return z ^ (z >> 31)
-  }
-}
