@@ -151,6 +151,16 @@ vigil_reserve_block(__u32 kind, __u64 id, const struct vigil_task_state *task,
 	return rec;
 }
 
+/* The futex fields of an off-CPU record. */
+static __always_inline void vigil_no_futex(struct vigil_block_record *rec)
+{
+	rec->futex_op = 0;
+	rec->futex_uaddr = 0;
+	rec->futex_ret = 0;
+	rec->futex_outcome = 0;
+	rec->futex_syscall = 0;
+}
+
 /* Write the pending off-CPU episode of the current thread, if any. */
 static __always_inline void vigil_flush_offcpu(__u64 id, struct vigil_task_state *task,
 					       const struct vigil_settings *settings)
@@ -168,11 +178,7 @@ static __always_inline void vigil_flush_offcpu(__u64 id, struct vigil_task_state
 	rec->waker_pid = task->pend_waker_pid;
 	rec->waker_tid = task->pend_waker_tid;
 	__builtin_memcpy(rec->waker_comm, task->pend_waker_comm, sizeof(rec->waker_comm));
-	rec->futex_op = 0;
-	rec->futex_uaddr = 0;
-	rec->futex_ret = 0;
-	rec->futex_outcome = 0;
-	rec->futex_syscall = 0;
+	vigil_no_futex(rec);
 	vigil_submit(rec, settings);
 }
 
@@ -257,11 +263,7 @@ static __always_inline void vigil_write_eager(struct task_struct *next, struct v
 	rec->waker_pid = task->waker_pid;
 	rec->waker_tid = task->waker_tid;
 	__builtin_memcpy(rec->waker_comm, task->waker_comm, sizeof(rec->waker_comm));
-	rec->futex_op = 0;
-	rec->futex_uaddr = 0;
-	rec->futex_ret = 0;
-	rec->futex_outcome = 0;
-	rec->futex_syscall = 0;
+	vigil_no_futex(rec);
 	rec->stack_bytes = task->eager_stack_bytes;
 	if (task->eager_stack_bytes < 0)
 		vigil_count(VIGIL_COUNTER_STACK_FAIL);
