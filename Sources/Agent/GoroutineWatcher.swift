@@ -146,15 +146,7 @@ final class GoroutineWatcher: @unchecked Sendable {
       ])
     do {
       return try withWatched(pid: pid, creating: false) { (entry) throws(GoProcessError) in
-        // g.waitreason still names the old wait when a goroutine is readied, and already names
-        // the new one when it parks.
-        let changes = recording.changes.map { raw in
-          ObservedStatusChange(
-            goid: raw.goid,
-            from: entry.inspector.state(rawStatus: raw.fromStatus, rawWaitReason: raw.waitReason),
-            to: entry.inspector.state(rawStatus: raw.toStatus, rawWaitReason: raw.waitReason),
-            monotonicNanoseconds: raw.monotonicNanoseconds, tid: raw.tid)
-        }
+        let changes = recording.changes.map(entry.inspector.named)
         entry.tracker.apply(changes)
         return GoroutineTraceResponse(
           pid: pid, seconds: recording.seconds, lost: recording.lost,
@@ -349,4 +341,15 @@ struct GoroutineLeakLine: Encodable {
 enum GoroutineTraceError: Error {
   case process(GoProcessError)
   case probe(BPFError)
+}
+
+extension GoProcessInspector {
+  /// A trace session's change in this process's terms. `g.waitreason` still names the old wait
+  /// when a goroutine is readied, and already names the new one when it parks.
+  func named(_ raw: RawGoStatusChange) -> ObservedStatusChange {
+    ObservedStatusChange(
+      goid: raw.goid, from: state(rawStatus: raw.fromStatus, rawWaitReason: raw.waitReason),
+      to: state(rawStatus: raw.toStatus, rawWaitReason: raw.waitReason),
+      monotonicNanoseconds: raw.monotonicNanoseconds, tid: raw.tid)
+  }
 }

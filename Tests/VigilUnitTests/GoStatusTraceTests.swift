@@ -4,6 +4,8 @@ import GoroutineModel
 import Probes
 import Testing
 
+@testable import Agent
+
 // Trace sessions on real Go processes: the channel ping-pong (Fixtures/gopingpong) built by
 // every installed toolchain, normal and stripped. Needs root (uprobes, process_vm_readv).
 
@@ -34,13 +36,7 @@ private func trace(_ inspector: GoProcessInspector, seconds: Double, maxChanges:
     pid: inspector.pid, fileOffset: try inspector.casgstatusFileOffset(),
     goidOffset: inspector.goidOffset, waitReasonOffset: inspector.waitReasonOffset,
     maxChanges: maxChanges)
-  return try session.record(seconds: seconds).changes.map {
-    ObservedStatusChange(
-      goid: $0.goid,
-      from: inspector.state(rawStatus: $0.fromStatus, rawWaitReason: $0.waitReason),
-      to: inspector.state(rawStatus: $0.toStatus, rawWaitReason: $0.waitReason),
-      monotonicNanoseconds: $0.monotonicNanoseconds, tid: $0.tid)
-  }
+  return try session.record(seconds: seconds).changes.map(inspector.named)
 }
 
 @Suite(
@@ -55,16 +51,21 @@ struct GoStatusTraceTests {
     for binary in [builds.normal, builds.stripped] {
       try await withPingPong(binary, ["-park", "50"]) { pid in
         let inspector = try GoProcessInspector(pid: pid)
-        let snapshot = try inspector.snapshot()
         // The players run through wrappers in newer Go (main.main.gowrap1), and one of them may
-        // be running (no saved stack): they are the other goroutines main.main started.
-        let parked = Set(
-          snapshot.goroutines.filter { $0.stack.contains { $0.function == "main.parked" } }
-            .map(\.goid))
-        let players = Set(
-          snapshot.goroutines.filter {
-            $0.creation.function == "main.main" && !parked.contains($0.goid)
-          }.map(\.goid))
+        // be running (no saved stack): they are the other goroutines main.main started, once
+        // all 50 others have parked (on a loaded machine that can take a moment).
+        var (parked, players) = (Set<Int64>(), Set<Int64>())
+        for _ in 0..<30 where parked.count != 50 || players.count != 2 {
+          let snapshot = try inspector.snapshot()
+          parked = Set(
+            snapshot.goroutines.filter { $0.stack.contains { $0.function == "main.parked" } }
+              .map(\.goid))
+          players = Set(
+            snapshot.goroutines.filter {
+              $0.creation.function == "main.main" && !parked.contains($0.goid)
+            }.map(\.goid))
+          try await Task.sleep(for: .milliseconds(100))
+        }
         #expect(players.count == 2 && parked.count == 50)
 
         let changes = try trace(inspector, seconds: 0.3, maxChanges: 20_000)
