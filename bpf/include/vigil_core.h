@@ -43,7 +43,7 @@ struct pt_regs {
 
 struct linux_binprm;
 
-/* A task-work slot in a map value (kernel 6.18+, see vigil_offcpu_work). */
+/* A task-work slot in a map value (kernel 6.18+, see vigil_resume_work). */
 struct bpf_task_work {
 	__u64 __opaque;
 };
