@@ -1,5 +1,6 @@
 import BPFCore
 import BlockingModel
+import CVigilABI
 import Foundation
 import Logging
 import Probes
@@ -172,5 +173,22 @@ final class BlockingProbesTests: XCTestCase {
     XCTAssertEqual(pipeRead.waker?.tid, threads.pipeWriter)
     XCTAssertFalse(pipeRead.stack.isEmpty)
     XCTAssertEqual(try probes.readCounters().resumeWorkFailures, 0)
+  }
+
+  /// An upgrade whose maps changed layout: pins of the old layout are replaced, not reused, and
+  /// the probes work.
+  func testPinnedMapsOfAnotherLayoutAreReplaced() throws {
+    let directory = "\(pinRoot)/blocking-v\(VIGIL_ABI_VERSION)"
+    try BPFPin.makeDirectory(directory)
+    do {
+      let old = try BPFMap<UInt32, UInt64>.create(
+        type: .array, name: "vigil_settings", maxEntries: 1)
+      try BPFPin.pin(old.fd, at: "\(directory)/vigil_settings")
+    }
+    let probes = try BlockingProbes(
+      pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: Logger(label: "test"))
+    try probes.apply(ProbeSettings())
+    let pinned = try BPFMap<UInt32, vigil_settings>(fd: BPFPin.open("\(directory)/vigil_settings"))
+    XCTAssertEqual(try pinned.lookup(0)?.offcpu_min_ns, ProbeSettings().offcpuThresholdNanoseconds)
   }
 }
