@@ -118,7 +118,7 @@ final class PolicyService: Sendable {
       let ids = try endpointIDs(for: documents, current: state.current)
       let compiled = try compile(documents, ids: ids)
       return PolicyValidateResponse(
-        policies: documents.map(\.document.name).sorted(), entries: compiled.entries.count,
+        policies: documents.map(\.document.name).sorted(), entries: compiled.blocks.count,
         counters: compiled.counters.count, endpoints: ids.count,
         capacity: PolicyCapacityInfo(
           entries: capacity.maxEntries, counters: capacity.maxCounters,
@@ -253,7 +253,7 @@ final class PolicyService: Sendable {
     var saveError: String?
     do {
       timing = try datapath.install(
-        generation: generation, entries: compiled.entries,
+        generation: generation, line: compiled.lines.boundaries, values: compiled.lines.values,
         endpointPolicies: compiled.endpointPolicies, counterCount: compiled.counters.count,
         beforeFlip: {
           do { try saving.join() } catch { saveError = "\(error)" }
@@ -301,7 +301,7 @@ final class PolicyService: Sendable {
       "policy generation enforced",
       metadata: [
         "policy.generation": "\(generation)", "policy.origin": "\(origin)",
-        "policy.count": "\(documents.count)", "policy.entries": "\(compiled.entries.count)",
+        "policy.count": "\(documents.count)", "policy.entries": "\(compiled.blocks.count)",
         "policy.totalMs": "\(response.timing.totalMs)",
       ])
     return response

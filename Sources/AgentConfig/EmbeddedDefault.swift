@@ -65,7 +65,7 @@ extension AgentConfiguration {
     policy:
       # Where applied network policies are stored; the last one is restored at boot.
       stateDirectory: /var/lib/vigil/policy
-      # Per generation: LPM entries, rule and default counters (48 bytes of kernel memory
+      # Per generation: address blocks, rule and default counters (48 bytes of kernel memory
       # each per CPU), endpoints (at most 1024). A policy that does not fit is refused whole.
       capacity:
         entries: 262144

@@ -2,7 +2,8 @@
 public struct PolicySettings: Sendable, Equatable, Codable {
   /// Directory where every applied generation is stored, so a reboot restores the last one.
   public var stateDirectory: String
-  /// LPM trie entries per generation (address blocks per endpoint direction).
+  /// Address blocks per generation (over every endpoint direction); the datapath sizes each
+  /// generation to what it holds.
   public var maxEntries: Int
   /// Rule and default-verdict counters per generation, at most 4194304. Each costs 48 bytes of
   /// kernel memory per CPU (three slots of per-CPU packet and byte counts).

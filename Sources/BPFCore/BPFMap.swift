@@ -258,6 +258,10 @@ public enum BPFMapType: UInt32, Sendable {
 public enum BPFMapFlags {
   /// `BPF_F_NO_PREALLOC`: entries allocated on insert (required for LPM tries).
   public static let noPrealloc = UInt32(BPF_F_NO_PREALLOC)
+  /// `BPF_F_MMAPABLE`: an array user space can map (`BPFMappedArray`).
+  public static let mmapable = UInt32(BPF_F_MMAPABLE)
+  /// `BPF_F_INNER_MAP`: an inner map whose size may differ from its map-of-maps' template.
+  public static let innerMap = UInt32(BPF_F_INNER_MAP)
 }
 
 /// `bpf_map_update_elem` flags.

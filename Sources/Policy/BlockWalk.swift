@@ -16,7 +16,7 @@ struct CompiledRule {
   }
 }
 
-/// Computes the LPM trie entries of one endpoint direction.
+/// Computes the address blocks of one endpoint direction.
 ///
 /// Blocks are every rule CIDR and `except` (plus `0.0.0.0/0` when an IPv6 block nests the mapped
 /// IPv4 space, so IPv4 addresses never reach IPv6 rules). Visiting them in trie order with a
@@ -44,12 +44,12 @@ enum BlockWalk {
     }
   }
 
-  /// Appends each block in trie order with its ranges to `entries`: deny ranges first, then allow
+  /// Appends each block in trie order with its ranges to `blocks`: deny ranges first, then allow
   /// ranges, each in rule order, leaving out ranges an earlier one covers (they could never be
   /// the verdict).
   static func append(
     _ rules: [CompiledRule], endpointIndex: UInt32,
-    to entries: inout [(key: vigil_policy_key, value: vigil_policy_value)]
+    to blocks: inout [AddressBlock]
   ) throws(Overflow) {
     var peerRule: [Int] = []
     var peerFamily: [Int] = []
@@ -96,11 +96,9 @@ enum BlockWalk {
         throw Overflow(
           block: prefix, ranges: ranges.count, counters: covering.map { rules[$0].counter })
       }
-      entries.append(
-        (
-          vigil_policy_key(endpointIndex: endpointIndex, prefix: prefix),
-          vigil_policy_value(ranges: ranges)
-        ))
+      blocks.append(
+        AddressBlock(
+          endpointIndex: endpointIndex, prefix: prefix, value: vigil_policy_value(ranges: ranges)))
     }
   }
 

@@ -27,7 +27,7 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
   /// Whether this is a (mapped) IPv4 address.
   public var isIPv4: Bool { high == 0 && low >> 32 == 0xffff }
 
-  /// The 16 bytes in network order, as in `vigil_policy_key.addr`.
+  /// The 16 bytes in network order.
   public var bytes: [UInt8] {
     (0..<16).map { index in
       let half = index < 8 ? high : low

@@ -95,7 +95,7 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible,
   /// Whether this is an IPv4 block.
   public var isIPv4: Bool { address.isIPv4 }
 
-  /// The prefix length over the 128-bit mapped address, as the LPM trie counts it (minus 32).
+  /// The prefix length over the 128-bit mapped address (IPv4 blocks are under ::ffff:0:0/96).
   public var mappedLength: Int { isIPv4 ? 96 + length : length }
 
   /// The last address of the block.
@@ -106,7 +106,7 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible,
     address.isIPv4 == isIPv4 && address.masked(to: mappedLength) == self.address
   }
 
-  /// Whether `other` is this block or inside it, regardless of family, as the LPM trie nests.
+  /// Whether `other` is this block or inside it, regardless of family, as the datapath nests.
   func nests(_ other: IPPrefix) -> Bool {
     other.mappedLength >= mappedLength && other.address.masked(to: mappedLength) == address
   }

@@ -1,36 +1,6 @@
 import CVigilABI
 
 /// Views of the ABI structs the compiler emits.
-extension vigil_policy_key {
-  /// The key of `prefix` for one endpoint direction.
-  init(endpointIndex: UInt32, prefix: IPPrefix) {
-    self.init()
-    prefixlen = UInt32(32 + prefix.mappedLength)
-    endpoint_dir = endpointIndex.bigEndian
-    withUnsafeMutableBytes(of: &addr) { bytes in
-      bytes.storeBytes(of: prefix.address.high.bigEndian, toByteOffset: 0, as: UInt64.self)
-      bytes.storeBytes(of: prefix.address.low.bigEndian, toByteOffset: 8, as: UInt64.self)
-    }
-  }
-
-  /// The endpoint direction, `id << 1 | direction`, in host order.
-  public var endpointIndex: UInt32 { UInt32(bigEndian: endpoint_dir) }
-
-  /// The address block matched.
-  public var prefix: IPPrefix {
-    let address = withUnsafeBytes(of: addr) { IPAddress(bytes: $0) }
-    let length = Int(prefixlen) - 32
-    return IPPrefix(address: address, length: address.isIPv4 ? length - 96 : length)
-  }
-
-  /// Whether the trie entry holds `address`, as the kernel matches: by bits, not by family.
-  func matches(_ address: IPAddress) -> Bool {
-    let length = Int(prefixlen) - 32
-    let own = withUnsafeBytes(of: addr) { IPAddress(bytes: $0) }
-    return own.masked(to: length) == address.masked(to: length)
-  }
-}
-
 extension vigil_policy_value {
   /// A value holding `ranges` (at most `VIGIL_POLICY_MAX_RANGES`).
   init(ranges: [vigil_port_range]) {

@@ -1,6 +1,6 @@
 /// The sizes of the datapath's policy maps (`bpf.policyCapacity`).
 public struct PolicyCapacity: Sendable, Equatable {
-  /// LPM trie entries (address blocks per endpoint direction).
+  /// Address blocks per generation (over every endpoint direction).
   public var maxEntries: Int
   /// Rule and default counters; at most `PolicyCompiler.maxCounters`.
   public var maxCounters: Int

@@ -25,9 +25,9 @@ public enum PolicyCompiler {
 
     var counters: [CounterInfo] = []
     let rules = compileRules(documents, ids: ids, counters: &counters)
-    var compiled = CompiledPolicy(entries: [], endpointPolicies: [], counters: [])
-    compiled.entries.reserveCapacity(
-      rules.values.joined().reduce(directions.count) { $0 + $1.blockCount })
+    var blocks: [AddressBlock] = []
+    var endpointPolicies: [(index: UInt32, value: vigil_endpoint_policy)] = []
+    blocks.reserveCapacity(rules.values.joined().reduce(directions.count) { $0 + $1.blockCount })
     for direction in directions {
       var policy = vigil_endpoint_policy()
       policy.default_action = UInt8(
@@ -35,13 +35,19 @@ public enum PolicyCompiler {
       policy.audit = direction.audit ? 1 : 0
       policy.default_counter = UInt32(counters.count)
       counters.append(.fallback(direction.endpoint, direction.direction))
-      compiled.endpointPolicies.append((direction.index, policy))
-      try appendEntries(
-        rules[direction.index] ?? [], of: direction, counters: counters, to: &compiled.entries)
+      endpointPolicies.append((direction.index, policy))
+      try appendBlocks(
+        rules[direction.index] ?? [], of: direction, counters: counters, to: &blocks)
     }
-    try check(compiled.entries.count, "rule entries", limit: capacity.maxEntries)
-    compiled.counters = counters
-    return compiled
+    try check(blocks.count, "rule entries", limit: capacity.maxEntries)
+    let lines = AddressLines(blocks: blocks)
+    for index in endpointPolicies.indices {
+      let span = lines.spans[endpointPolicies[index].index] ?? (0, 0)
+      endpointPolicies[index].value.first_boundary = span.first
+      endpointPolicies[index].value.boundary_count = span.count
+    }
+    return CompiledPolicy(
+      blocks: blocks, lines: lines, endpointPolicies: endpointPolicies, counters: counters)
   }
 
   /// Every rule of `documents` by endpoint index, numbering their counters in order.
@@ -61,13 +67,13 @@ public enum PolicyCompiler {
     return rules
   }
 
-  /// Appends the trie entries of one endpoint direction.
-  private static func appendEntries(
+  /// Appends the address blocks of one endpoint direction.
+  private static func appendBlocks(
     _ rules: [CompiledRule], of direction: ManagedDirection, counters: [CounterInfo],
-    to entries: inout [(key: vigil_policy_key, value: vigil_policy_value)]
+    to blocks: inout [AddressBlock]
   ) throws(PolicyError) {
     do {
-      try BlockWalk.append(rules, endpointIndex: direction.index, to: &entries)
+      try BlockWalk.append(rules, endpointIndex: direction.index, to: &blocks)
     } catch {
       let names = error.counters.map { counters[Int($0)].description }.joined(separator: ", ")
       throw PolicyError(

@@ -90,7 +90,8 @@ struct PolicyBench {
       for round in 0..<installs {
         spare.append(Double(try datapath.prepareSpare()) / 1e6)
         let timing = try datapath.install(
-          generation: UInt64(size * 1000 + round + 1), entries: policy.entries,
+          generation: UInt64(size * 1000 + round + 1), line: policy.lines.boundaries,
+          values: policy.lines.values,
           endpointPolicies: policy.endpointPolicies, counterCount: policy.counters.count)
         fill.append(Double(timing.fillNanoseconds) / 1e6)
         flip.append(Double(timing.flipNanoseconds) / 1e3)
@@ -102,7 +103,7 @@ struct PolicyBench {
       let denied = try program.testRun(
         packet: tcpPacket(from: [10, 0, 1, 1], port: 81), repetitions: 1_000_000)
       print(
-        "| \(size) | \(policy.entries.count) | \(format(parse)) ms | \(percentile(compile, 50)) ms | \(percentile(fill, 50)) ms | \(percentile(flip, 50)) µs | \(percentile(flip, 99)) µs | \(percentile(spare.dropFirst().map { $0 }, 50)) ms | \(mebibytes(memory.generation)) | \(mebibytes(memory.shared)) | \(established.durationNanoseconds) ns | \(denied.durationNanoseconds) ns |"
+        "| \(size) | \(policy.blocks.count) | \(format(parse)) ms | \(percentile(compile, 50)) ms | \(percentile(fill, 50)) ms | \(percentile(flip, 50)) µs | \(percentile(flip, 99)) µs | \(percentile(spare.dropFirst().map { $0 }, 50)) ms | \(mebibytes(memory.generation)) | \(mebibytes(memory.shared)) | \(established.durationNanoseconds) ns | \(denied.durationNanoseconds) ns |"
       )
     }
     print(
@@ -132,7 +133,7 @@ struct PolicyBench {
           {
             try datapath.prepareSpare()
             try datapath.install(
-              generation: UInt64(size), entries: policy.entries,
+              generation: UInt64(size), line: policy.lines.boundaries, values: policy.lines.values,
               endpointPolicies: policy.endpointPolicies, counterCount: policy.counters.count)
             _ = try datapath.attach(location, id: 0)
           },

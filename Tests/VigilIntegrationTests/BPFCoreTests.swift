@@ -53,6 +53,27 @@ final class BPFCoreTests: XCTestCase {
     XCTAssertEqual(try outer.lookup(0), replacement.info.id)
   }
 
+  func testMappedArrayWritesReachTheMap() throws {
+    let array = try BPFMappedArray<UInt64>(name: "vigil_mapped", count: 1000)
+    XCTAssertEqual(array.map.info.maxEntries, 1000)
+    array.write([7, 8, 9], from: 997)
+    array.write([1])
+    XCTAssertEqual(try array.map.lookup(0), 1)
+    XCTAssertEqual(try array.map.lookup(997), 7)
+    XCTAssertEqual(try array.map.lookup(999), 9)
+    XCTAssertEqual(try array.map.lookup(500), 0)
+    // An inner array of another size than its template fits a map-of-maps made for it.
+    let template = try BPFMap<UInt32, UInt64>.create(
+      type: .array, name: "vigil_tmpl", maxEntries: 1,
+      flags: BPFMapFlags.mmapable | BPFMapFlags.innerMap)
+    let outer = try BPFMap<UInt32, UInt32>.create(
+      type: .arrayOfMaps, name: "vigil_outer", maxEntries: 1, innerMap: template.fd)
+    let inner = try BPFMappedArray<UInt64>(
+      name: "vigil_inner", count: 5000, flags: BPFMapFlags.innerMap)
+    try outer.setInner(0, map: inner.map.fd)
+    XCTAssertEqual(try outer.lookup(0), inner.map.info.id)
+  }
+
   func testRejectedProgramCarriesTheVerifierLog() throws {
     let object = try BPFObject(bytes: TestBPFObjects.rejected, name: "rejected.bpf.o")
     XCTAssertThrowsError(try object.load()) { error in

@@ -52,7 +52,7 @@ final class PolicyClassifierTests: XCTestCase {
     throws
   {
     _ = try datapath.install(
-      generation: generation, entries: compiled.entries,
+      generation: generation, line: compiled.lines.boundaries, values: compiled.lines.values,
       endpointPolicies: compiled.endpointPolicies,
       counterCount: compiled.counters.count)
   }

@@ -11,16 +11,23 @@ private func block(_ cidr: String, except: String...) -> IPBlock {
   IPBlock(cidr: policyPrefix(cidr), except: except.map(policyPrefix))
 }
 
-/// Each entry as `id direction block: action protocol lo-hi #counter, ...`.
+/// Each boundary of the address lines as `start #value` (or `none`).
+private func line(_ compiled: CompiledPolicy) -> [String] {
+  compiled.lines.boundaries.map {
+    "\($0.start) " + ($0.value == VIGIL_POLICY_NO_VALUE ? "none" : "#\($0.value)")
+  }
+}
+
+/// Each block as `id direction block: action protocol lo-hi #counter, ...`.
 private func table(_ compiled: CompiledPolicy) -> [String] {
-  compiled.entries.map { entry in
-    let index = entry.key.endpointIndex
+  compiled.blocks.map { entry in
+    let index = entry.endpointIndex
     let ranges = entry.value.portRanges.map { range in
       let action = range.action == UInt8(VIGIL_ACTION_DENY.rawValue) ? "deny" : "allow"
       return "\(action) \(range.protocol) \(range.port_lo)-\(range.port_hi) #\(range.counter)"
     }
     let direction = index & 1 == 0 ? "in" : "out"
-    return "\(index >> 1) \(direction) \(entry.key.prefix): " + ranges.joined(separator: ", ")
+    return "\(index >> 1) \(direction) \(entry.prefix): " + ranges.joined(separator: ", ")
   }
 }
 
@@ -127,7 +134,12 @@ private func compileError(
         "0 out ::/0: allow 17 53-53 #0", "0 out 0.0.0.0/0: ",
         "0 out 2001:db8::/32: deny 0 0-65535 #1",
       ])
-    #expect(compiled.entries.map(\.key.prefixlen) == [32, 128, 64])
+    #expect(compiled.blocks.map(\.prefix.mappedLength) == [0, 96, 32])
+    // Flattened: IPv4 space (empty block) and the deny cut holes into ::/0's interval.
+    #expect(
+      line(compiled) == [
+        ":: #0", "0.0.0.0 none", "::1:0:0:0 #0", "2001:db8:: #1", "2001:db9:: #0",
+      ])
     func check(_ address: String) -> String {
       verdict(compiled, documents, eth0, id: 0, address, .udp, port: 53, direction: .egress)
     }
@@ -199,14 +211,13 @@ private func compileError(
       table(compiled) == [
         "1 in 2001:db8::/48: allow 0 0-65535 #1", "3 out 192.0.2.0/24: allow 0 0-65535 #0",
       ])
-    let key = compiled.entries[1].key
-    #expect(withUnsafeBytes(of: key.endpoint_dir) { Array($0) } == [0, 0, 0, 7])
     #expect(
-      withUnsafeBytes(of: key.addr) { Array($0) } == [
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 0,
-      ])
-    #expect(key.prefixlen == 32 + 96 + 24)
+      line(compiled) == ["2001:db8:: #0", "2001:db8:1:: none", "192.0.2.0 #1", "192.0.3.0 none"])
+    let boundary = compiled.lines.boundaries[2]
+    #expect(boundary.addr_hi == 0 && boundary.addr_lo == 0xffff_c000_0200)
     #expect(compiled.endpointPolicies.map(\.index) == [2, 7])
+    #expect(compiled.endpointPolicies.map(\.value.first_boundary) == [0, 2])
+    #expect(compiled.endpointPolicies.map(\.value.boundary_count) == [2, 2])
     #expect(compiled.endpointPolicies.map(\.value.default_counter) == [2, 3])
     #expect(
       compiled.counters.map(\.description) == [
@@ -304,6 +315,6 @@ private func compileError(
     let second = try PolicyCompiler.compile(
       documents, endpointIDs: [eth0: 0, web: 1], capacity: roomy)
     #expect(first == second)
-    #expect(first.entries.count == 60)
+    #expect(first.blocks.count == 60)
   }
 }

@@ -27,7 +27,7 @@ import Testing
         compiled = try PolicyCompiler.compile(documents, endpointIDs: ids, capacity: capacity)
       }
     }
-    let entries = compiled?.entries.count ?? 0
+    let entries = compiled?.blocks.count ?? 0
     print("policy compile: 10000 rules → \(entries) entries in \(times[0]) (then \(times.min()!))")
     #expect(entries == 20_000)
     #expect(compiled?.counters.count == 10_010)

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 2
+#define VIGIL_ABI_VERSION 3
 
 #define VIGIL_COMM_LEN 16
 #define VIGIL_MAX_STACK_DEPTH 32
@@ -128,15 +128,23 @@ enum vigil_counter {
 
 /* ---- Network policy ------------------------------------------------------
  *
- * A generation of policy is a pair of inner maps (rules, endpoint defaults)
- * in one slot of the outer maps. The datapath reads `vigil_pol_state` once per
- * packet to learn the active slot, so a flip is one array write.
+ * A generation of policy is three inner maps (address line, values, endpoint
+ * defaults) in one slot of the outer maps. The datapath reads `vigil_pol_state`
+ * once per packet to learn the active slot, so a flip is one array write.
+ *
+ * The address line of an endpoint direction is its address space cut into
+ * intervals: sorted boundaries, each giving the value of the addresses from it
+ * up to the next boundary. The classifier finds an address's interval by
+ * binary search. User space writes both arrays through a memory mapping, so
+ * filling a generation costs no system call per entry.
  */
 
 #define VIGIL_POLICY_MAX_RANGES 16 /* port ranges per address block and endpoint direction */
 #define VIGIL_POLICY_SLOTS 3       /* live, previous (being released), spare */
 #define VIGIL_POLICY_MAX_ENDPOINTS 1024
 #define VIGIL_POLICY_COUNTER_BITS 22 /* counter indexes per generation: up to 4,194,304 */
+#define VIGIL_POLICY_SEARCH_STEPS 26 /* binary search steps: address lines up to 2^26 - 1 boundaries */
+#define VIGIL_POLICY_NO_VALUE 0xffffffffu
 
 enum vigil_direction {
 	VIGIL_DIR_INGRESS = 0, /* arriving at the workload */
@@ -149,18 +157,18 @@ enum vigil_policy_action {
 	VIGIL_ACTION_DENY = 2,
 };
 
-/* LPM trie key. The first 32 bits after prefixlen (endpoint and direction)
- * are always fully matched; addresses are 16 bytes, IPv4 mapped as
- * ::ffff:a.b.c.d, so prefixlen = 32 + (IPv4 ? 96 + len : len). */
-struct vigil_policy_key {
-	__u32 prefixlen;
-	__u32 endpoint_dir; /* big-endian (endpoint id << 1 | direction) */
-	__u8 addr[16];
+/* Where an interval of the address line starts, and its value. Addresses are
+ * 16 bytes, IPv4 mapped as ::ffff:a.b.c.d, read as two big-endian numbers. */
+struct vigil_policy_boundary {
+	__u64 addr_hi; /* bytes 0-7 of the address, as a number */
+	__u64 addr_lo; /* bytes 8-15 */
+	__u32 value;   /* index in the generation's values, or VIGIL_POLICY_NO_VALUE: no rule */
+	__u32 _pad;
 };
 
-/* One allowed or denied protocol and port interval, in 8 bytes (the LPM value
- * holds 16 of them, so its size drives kernel memory). The rule's counter index
- * is 22 bits: the low 16 in counter_lo, the high 6 above the action. */
+/* One allowed or denied protocol and port interval, in 8 bytes (a value holds
+ * 16 of them, so its size drives kernel memory). The rule's counter index is
+ * 22 bits: the low 16 in counter_lo, the high 6 above the action. */
 struct vigil_port_range {
 	__u8 protocol;    /* IPPROTO_*; 0 = any protocol */
 	__u8 action_hi;   /* bits 0-1: VIGIL_ACTION_ALLOW or _DENY; bits 2-7: counter bits 16-21 */
@@ -177,14 +185,16 @@ struct vigil_policy_value {
 	struct vigil_port_range ranges[VIGIL_POLICY_MAX_RANGES];
 };
 
-/* Per endpoint direction (array index endpoint << 1 | direction): the verdict
- * for traffic no rule matches. Endpoints a generation does not manage have
- * action NONE and pass untouched. */
+/* Per endpoint direction (array index endpoint << 1 | direction): its part of
+ * the address line, and the verdict for traffic no rule matches. Endpoints a
+ * generation does not manage have action NONE and pass untouched. */
 struct vigil_endpoint_policy {
 	__u8 default_action; /* VIGIL_ACTION_ALLOW, VIGIL_ACTION_DENY, or NONE (unmanaged) */
 	__u8 audit;          /* 1: evaluate and count, never drop */
 	__u16 _pad;
 	__u32 default_counter;
+	__u32 first_boundary; /* boundaries [first_boundary, first_boundary + boundary_count) */
+	__u32 boundary_count;
 };
 
 /* Interface endpoints: which endpoint an interface of a network namespace is. */

@@ -5,7 +5,8 @@
  * Per packet: read the active slot once (so a packet sees one whole
  * generation), find the endpoint, parse the packet, then either follow its
  * flow in connection tracking or evaluate the generation's rules for the
- * remote address (LPM) and destination port (ranges in the value). Denies
+ * remote address (its interval of the address line) and destination port
+ * (ranges in the interval's value). Denies
  * win; no match takes the endpoint direction's default. A flow allowed by an
  * older generation is evaluated again under the new one on its next packet.
  */
@@ -149,21 +150,67 @@ static __always_inline int vigil_parse(struct __sk_buff *skb, __u32 offset, stru
 	return -1;
 }
 
+/* Binary search of an address line: the last boundary at or below the address. */
+struct vigil_line_search {
+	void *line;
+	__u64 addr_hi;
+	__u64 addr_lo;
+	__u32 low;  /* boundaries before `low` are at or below the address */
+	__u32 high; /* boundaries from `high` on are above it */
+};
+
+static long vigil_line_step(__u32 step, void *context)
+{
+	struct vigil_line_search *search = context;
+	if (search->low >= search->high)
+		return 1;
+	__u32 middle = search->low + (search->high - search->low) / 2;
+	struct vigil_policy_boundary *boundary = bpf_map_lookup_elem(search->line, &middle);
+	if (!boundary)
+		return 1;
+	if (boundary->addr_hi < search->addr_hi ||
+	    (boundary->addr_hi == search->addr_hi && boundary->addr_lo <= search->addr_lo))
+		search->low = middle + 1;
+	else
+		search->high = middle;
+	return 0;
+}
+
+/* The value index of `remote` on the address line of `epol`, or VIGIL_POLICY_NO_VALUE. */
+static __always_inline __u32 vigil_line_value(void *line, const struct vigil_endpoint_policy *epol,
+					       const __u8 *remote)
+{
+	__u64 hi;
+	__u64 lo;
+	__builtin_memcpy(&hi, remote, 8);
+	__builtin_memcpy(&lo, remote + 8, 8);
+	struct vigil_line_search search = {
+		.line = line,
+		.addr_hi = bpf_be64_to_cpu(hi),
+		.addr_lo = bpf_be64_to_cpu(lo),
+		.low = epol->first_boundary,
+		.high = epol->first_boundary + epol->boundary_count,
+	};
+	bpf_loop(VIGIL_POLICY_SEARCH_STEPS, vigil_line_step, &search, 0);
+	if (search.low == epol->first_boundary)
+		return VIGIL_POLICY_NO_VALUE; /* below the first boundary */
+	__u32 index = search.low - 1;
+	struct vigil_policy_boundary *boundary = bpf_map_lookup_elem(line, &index);
+	return boundary ? boundary->value : VIGIL_POLICY_NO_VALUE;
+}
+
 /* The generation's verdict for `remote` and `dport` at endpoint direction `epol`. */
-static __always_inline void vigil_evaluate(void *rules, const struct vigil_endpoint_policy *epol, __u32 endpoint,
-					   __u32 direction, const __u8 *remote, __u8 protocol, __u16 dport,
-					   struct vigil_verdict *out)
+static __always_inline void vigil_evaluate(void *line, void *values, const struct vigil_endpoint_policy *epol,
+					   const __u8 *remote, __u8 protocol, __u16 dport, struct vigil_verdict *out)
 {
 	if (epol->default_action == VIGIL_ACTION_NONE) { /* unmanaged direction */
 		out->action = VIGIL_ACTION_ALLOW;
 		out->counter = VIGIL_NO_COUNTER;
 		return;
 	}
-	struct vigil_policy_key key = {};
-	key.prefixlen = 32 + 128;
-	key.endpoint_dir = bpf_htonl(endpoint << 1 | direction);
-	__builtin_memcpy(key.addr, remote, 16);
-	struct vigil_policy_value *value = bpf_map_lookup_elem(rules, &key);
+	__u32 index = vigil_line_value(line, epol, remote);
+	struct vigil_policy_value *value =
+		index == VIGIL_POLICY_NO_VALUE ? NULL : bpf_map_lookup_elem(values, &index);
 	if (value) {
 		__u32 allow_counter = VIGIL_NO_COUNTER;
 		for (int i = 0; i < VIGIL_POLICY_MAX_RANGES; i++) {
@@ -269,9 +316,10 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 		return 1;
 	}
 
-	void *rules = bpf_map_lookup_elem(&vigil_pol_rules, &slot);
+	void *line = bpf_map_lookup_elem(&vigil_pol_line, &slot);
+	void *values = bpf_map_lookup_elem(&vigil_pol_vals, &slot);
 	void *endpoints = bpf_map_lookup_elem(&vigil_pol_eps, &slot);
-	if (!rules || !endpoints)
+	if (!line || !values || !endpoints)
 		return 1;
 	__u32 ingress_index = endpoint << 1 | VIGIL_DIR_INGRESS;
 	__u32 egress_index = endpoint << 1 | VIGIL_DIR_EGRESS;
@@ -288,7 +336,7 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 		__u32 opened = flow->direction == VIGIL_DIR_INGRESS ? VIGIL_DIR_INGRESS : VIGIL_DIR_EGRESS;
 		struct vigil_endpoint_policy *policy = opened == VIGIL_DIR_INGRESS ? ingress : egress;
 		const __u8 *remote = opened == VIGIL_DIR_INGRESS ? opener->src : opener->dst;
-		vigil_evaluate(rules, policy, endpoint, opened, remote, opener->protocol, opener->dport, &verdict);
+		vigil_evaluate(line, values, policy, remote, opener->protocol, opener->dport, &verdict);
 		if (verdict.action == VIGIL_ACTION_DENY) {
 			vigil_count_packet(slot, verdict.counter, skb->len);
 			if (policy->audit)
@@ -304,7 +352,7 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 
 	struct vigil_endpoint_policy *policy = direction == VIGIL_DIR_INGRESS ? ingress : egress;
 	const __u8 *remote = direction == VIGIL_DIR_INGRESS ? pkt.src : pkt.dst;
-	vigil_evaluate(rules, policy, endpoint, direction, remote, pkt.protocol, pkt.dport, &verdict);
+	vigil_evaluate(line, values, policy, remote, pkt.protocol, pkt.dport, &verdict);
 	vigil_count_packet(slot, verdict.counter, skb->len);
 	if (verdict.action == VIGIL_ACTION_DENY && !policy->audit)
 		return 0;

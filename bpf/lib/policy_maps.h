@@ -14,16 +14,25 @@ struct {
 	__type(value, struct vigil_policy_state);
 } vigil_pol_state SEC(".maps");
 
-/* Template of a generation's rules: an LPM trie (user space sizes each one). */
-struct vigil_rules_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+/* Templates of a generation's inner maps. User space sizes the address line
+ * and the values to each generation and fills them through a memory mapping. */
+struct vigil_line_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
-	__uint(key_size, sizeof(struct vigil_policy_key));
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_policy_boundary));
+};
+
+struct vigil_values_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct vigil_policy_value));
 };
 
-/* Template of a generation's endpoint defaults, indexed by endpoint << 1 | direction. */
+/* Indexed by endpoint << 1 | direction. */
 struct vigil_eps_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, VIGIL_POLICY_MAX_ENDPOINTS * 2);
@@ -35,8 +44,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, VIGIL_POLICY_SLOTS);
 	__type(key, __u32);
-	__array(values, struct vigil_rules_inner);
-} vigil_pol_rules SEC(".maps");
+	__array(values, struct vigil_line_inner);
+} vigil_pol_line SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VIGIL_POLICY_SLOTS);
+	__type(key, __u32);
+	__array(values, struct vigil_values_inner);
+} vigil_pol_vals SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
