@@ -120,10 +120,10 @@ struct BenchError: Error, CustomStringConvertible {
 }
 
 /// Runs a command to completion and times it from spawn to exit, with `posix_spawn` and
-/// `waitpid` (Foundation's `Process` notices an exit up to ~50 ms late); throws with its output
-/// when it fails.
+/// `waitpid` (Foundation's `Process` notices an exit up to ~50 ms late), also returning when it
+/// was spawned (`DispatchTime` nanoseconds); throws with its output when it fails.
 func timedRun(_ path: String, _ arguments: [String]) throws -> (
-  output: String, milliseconds: Double
+  output: String, milliseconds: Double, startedNanoseconds: UInt64
 ) {
   var pipe: [Int32] = [0, 0]
   guard Glibc.pipe(&pipe) == 0 else {
@@ -161,7 +161,7 @@ func timedRun(_ path: String, _ arguments: [String]) throws -> (
   guard status == 0 else {
     throw BenchError("\(path) \(arguments.joined(separator: " ")) failed: \(text)")
   }
-  return (text, milliseconds)
+  return (text, milliseconds, started)
 }
 
 /// Runs a command to completion; throws with its output when it fails.
