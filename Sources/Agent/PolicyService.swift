@@ -326,8 +326,7 @@ final class PolicyService: Sendable {
     throws(PolicyServiceError) -> CompiledPolicy
   {
     do {
-      return try PolicyCompiler.compile(
-        documents.map(\.document), endpointIDs: ids, capacity: capacity)
+      return try PolicyCompiler.compile(documents, endpointIDs: ids, capacity: capacity)
     } catch {
       throw PolicyServiceError(error)
     }
@@ -448,8 +447,7 @@ final class PolicyService: Sendable {
     let documents = try PolicyLoader.parse(texts: record.sources.map { ($0.source, $0.yaml) })
     let ids = Dictionary(
       record.endpoints.map { ($0.endpoint, $0.id) }, uniquingKeysWith: { a, _ in a })
-    let compiled = try PolicyCompiler.compile(
-      documents.map(\.document), endpointIDs: ids, capacity: capacity)
+    let compiled = try PolicyCompiler.compile(documents, endpointIDs: ids, capacity: capacity)
     var bindings: [EndpointRef: EndpointBinding] = [:]
     for (endpoint, id) in ids {
       do {

@@ -6,12 +6,28 @@ public enum PolicyCompiler {
   public static let maxCounters = 1 << Int(VIGIL_POLICY_COUNTER_BITS)
 
   /// Compiles `documents` for the endpoints numbered by `endpointIDs` (each below
-  /// `capacity.maxEndpoints`), refusing what does not fit `capacity`.
+  /// `capacity.maxEndpoints`), refusing what does not fit `capacity`. Validates each document
+  /// and the set first.
   public static func compile(
     _ documents: [PolicyDocument], endpointIDs: [EndpointRef: UInt32], capacity: PolicyCapacity
   ) throws(PolicyError) -> CompiledPolicy {
     for document in documents { try document.validate() }
     try PolicyDocument.validate(documents)
+    return try compileValidated(documents, endpointIDs: endpointIDs, capacity: capacity)
+  }
+
+  /// Compiles documents as they were read (each was validated then), checking only the set.
+  public static func compile(
+    _ documents: [LocatedDocument], endpointIDs: [EndpointRef: UInt32], capacity: PolicyCapacity
+  ) throws(PolicyError) -> CompiledPolicy {
+    try PolicyDocument.validate(documents)
+    return try compileValidated(
+      documents.map(\.document), endpointIDs: endpointIDs, capacity: capacity)
+  }
+
+  private static func compileValidated(
+    _ documents: [PolicyDocument], endpointIDs: [EndpointRef: UInt32], capacity: PolicyCapacity
+  ) throws(PolicyError) -> CompiledPolicy {
     let documents = documents.sorted { $0.name < $1.name }
     let ids = try numberEndpoints(documents, endpointIDs: endpointIDs, capacity: capacity)
     let directions = managedDirections(documents, ids: ids)

@@ -66,10 +66,10 @@ struct PolicyBench {
     for size in sizes {
       let yaml = policy(rules: size, endpoint: endpoint, client: network.clientAddress)
       var parses: [Double] = []
-      var documents: [PolicyDocument] = []
+      var documents: [LocatedDocument] = []
       for _ in 0..<3 {
         let started = Date()
-        documents = try PolicyDocument.parse(yaml: yaml, source: "bench.yaml")
+        documents = try PolicyLoader.parse(texts: [("bench.yaml", yaml)])
         parses.append(Date().timeIntervalSince(started) * 1e3)
       }
       let parse = percentileValue(parses, 50)
