@@ -64,12 +64,12 @@ struct PolicyBench {
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes {
-      let yaml = policy(rules: size, endpoint: endpoint, client: network.clientAddress)
+      let texts = policyFiles(rules: size, endpoint: endpoint, client: network.clientAddress)
       var parses: [Double] = []
       var documents: [LocatedDocument] = []
       for _ in 0..<3 {
         let started = Date()
-        documents = try PolicyLoader.parse(texts: [("bench.yaml", yaml)])
+        documents = try PolicyLoader.parse(texts: texts)
         parses.append(Date().timeIntervalSince(started) * 1e3)
       }
       let parse = percentileValue(parses, 50)
@@ -306,25 +306,27 @@ struct PolicyBench {
     func stop() { seen.withLock { running = false } }
   }
 
-  /// `rules` ingress rules on `endpoint`: distinct /24 blocks in 10.0.0.0/7, each with an except
-  /// and a port range, plus one rule for the benchmark's own UDP flow from `client`.
-  static func policy(rules: Int, endpoint: EndpointRef, client: String, extraPort: Int = 80)
-    -> String
-  {
-    guard case .interface(let name, let netns) = endpoint else { preconditionFailure() }
+  /// Policy `name` of `rules` ingress rules on `endpoint`: distinct /24 blocks in 10.0.0.0/7
+  /// (numbered from `firstBlock`), each with an except and a port range, plus one rule for the
+  /// benchmark's own UDP flow from `client`.
+  static func policy(
+    rules: Int, endpoint: EndpointRef, client: String, extraPort: Int = 80, name: String = "bench",
+    firstBlock: Int = 0
+  ) -> String {
+    guard case .interface(let interface, let netns) = endpoint else { preconditionFailure() }
     var yaml = """
       apiVersion: vigil/v1
       kind: NetworkPolicy
-      metadata: {name: bench}
+      metadata: {name: \(name)}
       spec:
-        endpoint: {interface: \(name), netns: \(netns ?? "")}
+        endpoint: {interface: \(interface), netns: \(netns ?? "")}
         policyTypes: [Ingress]
         ingress:
           - from: [{ipBlock: {cidr: \(client)/32}}]
             ports: [{protocol: UDP, port: 9}]
 
       """
-    for index in 0..<rules - 1 {
+    for index in firstBlock..<firstBlock + rules - 1 {
       let (first, second, third) = (10 + index / 65_536, index / 256 % 256, index % 256)
       yaml += """
             - from: [{ipBlock: {cidr: \(first).\(second).\(third).0/24, except: [\(first).\(second).\(third).128/25]}}]
@@ -333,6 +335,22 @@ struct PolicyBench {
         """
     }
     return yaml
+  }
+
+  /// `policy(rules:)` as files of at most 25k rules each (a policy file is at most 4 MiB), as
+  /// `vigil policy apply -f DIRECTORY` would send them.
+  static func policyFiles(rules: Int, endpoint: EndpointRef, client: String) -> [(
+    source: String, yaml: String
+  )] {
+    stride(from: 0, to: rules, by: 25_000).map { first in
+      let name = "bench-\(first / 25_000)"
+      return (
+        "\(name).yaml",
+        policy(
+          rules: min(25_000, rules - first), endpoint: endpoint, client: client, name: name,
+          firstBlock: first)
+      )
+    }
   }
 
   /// The same number of stateless rules for iptables, none matching the benchmark's flow until

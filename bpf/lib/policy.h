@@ -150,33 +150,8 @@ static __always_inline int vigil_parse(struct __sk_buff *skb, __u32 offset, stru
 	return -1;
 }
 
-/* Binary search of an address line: the last boundary at or below the address. */
-struct vigil_line_search {
-	void *line;
-	__u64 addr_hi;
-	__u64 addr_lo;
-	__u32 low;  /* boundaries before `low` are at or below the address */
-	__u32 high; /* boundaries from `high` on are above it */
-};
-
-static long vigil_line_step(__u32 step, void *context)
-{
-	struct vigil_line_search *search = context;
-	if (search->low >= search->high)
-		return 1;
-	__u32 middle = search->low + (search->high - search->low) / 2;
-	struct vigil_policy_boundary *boundary = bpf_map_lookup_elem(search->line, &middle);
-	if (!boundary)
-		return 1;
-	if (boundary->addr_hi < search->addr_hi ||
-	    (boundary->addr_hi == search->addr_hi && boundary->addr_lo <= search->addr_lo))
-		search->low = middle + 1;
-	else
-		search->high = middle;
-	return 0;
-}
-
-/* The value index of `remote` on the address line of `epol`, or VIGIL_POLICY_NO_VALUE. */
+/* The value index of `remote` on the address line of `epol`, or VIGIL_POLICY_NO_VALUE:
+ * a binary search for the last boundary at or below the address. */
 static __always_inline __u32 vigil_line_value(void *line, const struct vigil_endpoint_policy *epol,
 					       const __u8 *remote)
 {
@@ -184,17 +159,24 @@ static __always_inline __u32 vigil_line_value(void *line, const struct vigil_end
 	__u64 lo;
 	__builtin_memcpy(&hi, remote, 8);
 	__builtin_memcpy(&lo, remote + 8, 8);
-	struct vigil_line_search search = {
-		.line = line,
-		.addr_hi = bpf_be64_to_cpu(hi),
-		.addr_lo = bpf_be64_to_cpu(lo),
-		.low = epol->first_boundary,
-		.high = epol->first_boundary + epol->boundary_count,
-	};
-	bpf_loop(VIGIL_POLICY_SEARCH_STEPS, vigil_line_step, &search, 0);
-	if (search.low == epol->first_boundary)
+	hi = bpf_be64_to_cpu(hi);
+	lo = bpf_be64_to_cpu(lo);
+	__u32 first = epol->first_boundary;
+	__u32 low = first;                          /* boundaries before `low` are at or below */
+	__u32 high = first + epol->boundary_count; /* boundaries from `high` on are above */
+	for (int step = 0; step < VIGIL_POLICY_SEARCH_STEPS && low < high; step++) {
+		__u32 middle = low + (high - low) / 2;
+		struct vigil_policy_boundary *boundary = bpf_map_lookup_elem(line, &middle);
+		if (!boundary)
+			return VIGIL_POLICY_NO_VALUE;
+		if (boundary->addr_hi < hi || (boundary->addr_hi == hi && boundary->addr_lo <= lo))
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	if (low == first)
 		return VIGIL_POLICY_NO_VALUE; /* below the first boundary */
-	__u32 index = search.low - 1;
+	__u32 index = low - 1;
 	struct vigil_policy_boundary *boundary = bpf_map_lookup_elem(line, &index);
 	return boundary ? boundary->value : VIGIL_POLICY_NO_VALUE;
 }
