@@ -25,7 +25,7 @@ struct CompiledRule {
 /// a scan of all rules.
 enum BlockWalk {
   /// A block whose covering rules need more ranges than a value holds.
-  struct Overflow: Error {
+  struct Overflow {
     let block: IPPrefix
     let ranges: Int
     let counters: [UInt32]
@@ -46,11 +46,11 @@ enum BlockWalk {
 
   /// Appends each block in trie order with its ranges to `blocks`: deny ranges first, then allow
   /// ranges, each in rule order, leaving out ranges an earlier one covers (they could never be
-  /// the verdict).
+  /// the verdict). Returns the first block whose ranges do not fit a value, if any.
   static func append(
     _ rules: [CompiledRule], endpointIndex: UInt32,
     to blocks: inout [AddressBlock]
-  ) throws(Overflow) {
+  ) -> Overflow? {
     var peerRule: [Int] = []
     var peerFamily: [Int] = []
     var events: [Event] = []
@@ -93,13 +93,14 @@ enum BlockWalk {
       let covering = state.active[family(prefix)]
       collect(covering, of: rules, into: &ranges)
       guard ranges.count <= Int(VIGIL_POLICY_MAX_RANGES) else {
-        throw Overflow(
+        return Overflow(
           block: prefix, ranges: ranges.count, counters: covering.map { rules[$0].counter })
       }
       blocks.append(
         AddressBlock(
           endpointIndex: endpointIndex, prefix: prefix, value: vigil_policy_value(ranges: ranges)))
     }
+    return nil
   }
 
   private static func family(_ prefix: IPPrefix) -> Int { prefix.isIPv4 ? 0 : 1 }

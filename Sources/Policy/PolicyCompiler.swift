@@ -88,15 +88,14 @@ public enum PolicyCompiler {
     _ rules: [CompiledRule], of direction: ManagedDirection, counters: [CounterInfo],
     to blocks: inout [AddressBlock]
   ) throws(PolicyError) {
-    do {
-      try BlockWalk.append(rules, endpointIndex: direction.index, to: &blocks)
-    } catch {
-      let names = error.counters.map { counters[Int($0)].description }.joined(separator: ", ")
-      throw PolicyError(
-        reason: "endpoint \(direction.endpoint) \(direction.direction.word): block \(error.block) "
-          + "needs \(error.ranges) port ranges; at most \(VIGIL_POLICY_MAX_RANGES) fit "
-          + "(rules \(names))")
-    }
+    // Not a throwing call: a catch around an inout argument copies the whole array.
+    guard let overflow = BlockWalk.append(rules, endpointIndex: direction.index, to: &blocks)
+    else { return }
+    let names = overflow.counters.map { counters[Int($0)].description }.joined(separator: ", ")
+    throw PolicyError(
+      reason: "endpoint \(direction.endpoint) \(direction.direction.word): block \(overflow.block) "
+        + "needs \(overflow.ranges) port ranges; at most \(VIGIL_POLICY_MAX_RANGES) fit "
+        + "(rules \(names))")
   }
 
   /// Fails when `needed` exceeds `limit`.
