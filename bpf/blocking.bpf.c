@@ -17,8 +17,9 @@ int BPF_PROG(vigil_switch, bool preempt, struct task_struct *prev, struct task_s
 	struct vigil_settings *settings = vigil_get_settings();
 	if (!settings)
 		return 0;
-	vigil_switch_out(prev, prev_state, settings);
-	vigil_switch_in(next, settings);
+	__u64 now = 0;
+	vigil_switch_out(prev, prev_state, settings, &now);
+	vigil_switch_in(next, settings, &now);
 	return 0;
 }
 

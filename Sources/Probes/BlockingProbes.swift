@@ -2,6 +2,7 @@ import BPFCore
 import CVigilABI
 import Glibc
 import Logging
+import Synchronization
 import VigilBPF
 
 /// The off-CPU and futex probes, loaded, attached and pinned.
@@ -16,7 +17,7 @@ public final class BlockingProbes: Sendable {
   /// task work in `vigil_resume` runs only while the map has a user-space reference.
   static let mapNames = [
     "vigil_events", "vigil_settings", "vigil_tgids", "vigil_cgroups", "vigil_counters",
-    "vigil_tasks", "vigil_irq_depth", "vigil_resume", "vigil_go_procs",
+    "vigil_tasks", "vigil_irq_depth", "vigil_resume", "vigil_go_procs", "vigil_tgt_epoch",
   ]
 
   /// The directory holding this probe set's pins.
@@ -32,6 +33,9 @@ public final class BlockingProbes: Sendable {
   let cgroupTargets: BPFMap<UInt64, vigil_target>
   let counters: BPFMap<UInt32, UInt64>
   let goProcesses: BPFMap<UInt32, vigil_go_process>
+  /// `vigil_tgt_epoch`, bumped after every change of the target sets (threads cache their
+  /// target until it changes); the lock also serializes the changes.
+  private let targetsEpoch: Mutex<BPFMap<UInt32, UInt64>>
   private let links: [BPFLink]
 
   /// Loads (or re-adopts) the probes. `ringBufferBytes` must be a power of two, a multiple of the page size.
@@ -71,6 +75,7 @@ public final class BlockingProbes: Sendable {
     cgroupTargets = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_cgroups"))
     counters = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_counters"))
     goProcesses = try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_go_procs"))
+    targetsEpoch = Mutex(try BPFMap(fd: BPFPin.open("\(pinDirectory)/vigil_tgt_epoch")))
   }
 
   /// Interrupt-exit programs attach before their entries: an exit seen without its entry is
@@ -138,13 +143,26 @@ public final class BlockingProbes: Sendable {
 
   /// Starts watching process `pid` (its thread group) on behalf of target `targetID`.
   public func watchProcess(_ pid: Int32, targetID: UInt32) throws(BPFError) {
-    try processTargets.update(UInt32(bitPattern: pid), vigil_target(target_id: targetID, flags: 0))
+    try changeTargets { () throws(BPFError) in
+      try processTargets.update(
+        UInt32(bitPattern: pid), vigil_target(target_id: targetID, flags: 0))
+    }
+  }
+
+  /// Makes a change to the target sets, then bumps their epoch so no thread keeps a target
+  /// found before it.
+  private func changeTargets<T>(_ change: () throws(BPFError) -> T) throws(BPFError) -> T {
+    try targetsEpoch.withLock { epochMap throws(BPFError) in
+      let result = try change()
+      try epochMap.update(0, (try epochMap.lookup(0) ?? 0) &+ 1)
+      return result
+    }
   }
 
   /// Stops watching process `pid`; false if it was not watched.
   @discardableResult
   public func unwatchProcess(_ pid: Int32) throws(BPFError) -> Bool {
-    try processTargets.delete(UInt32(bitPattern: pid))
+    try changeTargets { () throws(BPFError) in try processTargets.delete(UInt32(bitPattern: pid)) }
   }
 
   /// The processes watched in the kernel, with their target ids.
@@ -160,13 +178,15 @@ public final class BlockingProbes: Sendable {
 
   /// Starts watching every process in cgroup `cgroupID` (a cgroup v2 directory's inode) and below.
   public func watchCgroup(_ cgroupID: UInt64, targetID: UInt32) throws(BPFError) {
-    try cgroupTargets.update(cgroupID, vigil_target(target_id: targetID, flags: 0))
+    try changeTargets { () throws(BPFError) in
+      try cgroupTargets.update(cgroupID, vigil_target(target_id: targetID, flags: 0))
+    }
   }
 
   /// Stops watching a cgroup.
   @discardableResult
   public func unwatchCgroup(_ cgroupID: UInt64) throws(BPFError) -> Bool {
-    try cgroupTargets.delete(cgroupID)
+    try changeTargets { () throws(BPFError) in try cgroupTargets.delete(cgroupID) }
   }
 
   /// Tells the probes where Go process `pid` keeps each thread's running goroutine, so its
@@ -187,8 +207,10 @@ public final class BlockingProbes: Sendable {
 
   /// Removes every process and cgroup from the kernel's target set.
   public func clearTargets() throws(BPFError) {
-    for pid in try processTargets.keys() { try processTargets.delete(pid) }
-    for cgroup in try cgroupTargets.keys() { try cgroupTargets.delete(cgroup) }
+    try changeTargets { () throws(BPFError) in
+      for pid in try processTargets.keys() { try processTargets.delete(pid) }
+      for cgroup in try cgroupTargets.keys() { try cgroupTargets.delete(cgroup) }
+    }
   }
 
   /// The kernel-side counters, summed over CPUs.

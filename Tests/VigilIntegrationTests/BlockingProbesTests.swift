@@ -123,6 +123,47 @@ final class BlockingProbesTests: XCTestCase {
     print("episodes: \(episodes.count)")
   }
 
+  /// Threads keep the target they were found under only until the target sets change: a new
+  /// target id is picked up, and an unwatched process is no longer reported.
+  func testTargetChangesReachThreadsThatAlreadyBlocked() throws {
+    let probes = try BlockingProbes(
+      pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: Logger(label: "test"))
+    try probes.apply(
+      ProbeSettings(
+        offcpuThresholdNanoseconds: 50_000_000, futexThresholdNanoseconds: 50_000_000,
+        wakeupBytes: 1))
+    let collector = try Collector(probes: probes)
+    defer { collector.stop() }
+    let target = try Workload(rounds: 8)  // the sleeper sleeps 200 ms a round
+    defer { target.kill() }
+    func now() -> UInt64 {
+      var time = timespec()
+      clock_gettime(CLOCK_MONOTONIC, &time)
+      return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+    try probes.watchProcess(target.pid, targetID: 7)
+    try target.start()
+    usleep(500_000)
+    let renumbered = now()
+    try probes.watchProcess(target.pid, targetID: 9)
+    usleep(500_000)
+    let unwatched = now()
+    try probes.unwatchProcess(target.pid)
+    usleep(500_000)
+
+    let sleeps = collector.episodes.filter {
+      $0.kind == .offcpu && $0.tid == target.threads.sleeper
+    }
+    XCTAssertTrue(sleeps.contains { $0.targetID == 7 }, "\(sleeps)")
+    XCTAssertTrue(sleeps.contains { $0.targetID == 9 }, "\(sleeps)")
+    XCTAssertFalse(
+      sleeps.contains { $0.targetID == 7 && $0.startMonotonicNanoseconds > renumbered },
+      "an old target id after the change: \(sleeps)")
+    XCTAssertFalse(
+      sleeps.contains { $0.startMonotonicNanoseconds > unwatched },
+      "reported after it was unwatched: \(sleeps)")
+  }
+
   /// An upgrade that drops a probe: the old build's link pin of a program this build lacks is
   /// removed (which detaches it) when the probes are opened.
   func testLinksOfProgramsThisBuildLacksAreUnpinned() throws {

@@ -55,6 +55,15 @@ extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct b
 							      void *value),
 					      void *aux__prog) __ksym;
 
+/* The time of the switch being handled, read once: both of its sides need it
+ * for a targeted thread going to sleep and another waking up. */
+static __always_inline __u64 vigil_switch_time(__u64 *now)
+{
+	if (!*now)
+		*now = bpf_ktime_get_ns();
+	return *now;
+}
+
 static __always_inline void vigil_count(__u32 counter)
 {
 	__u64 *value = bpf_map_lookup_elem(&vigil_counters, &counter);
@@ -274,32 +283,42 @@ static __always_inline void vigil_write_eager(struct task_struct *next, struct v
 /* sched_switch, outgoing side (prev is current): start an episode for a
  * targeted thread going to sleep. */
 static __always_inline void vigil_switch_out(struct task_struct *prev, __u32 prev_state,
-					     const struct vigil_settings *settings)
+					     const struct vigil_settings *settings, __u64 *now)
 {
 	__u32 state = prev_state & (VIGIL_STATE_INTERRUPTIBLE | VIGIL_STATE_UNINTERRUPTIBLE);
 	if (!state)
 		return;
 
 	__u64 id = bpf_get_current_pid_tgid();
-	struct vigil_target *target = vigil_current_target(id >> 32, settings);
-	if (!target)
+	/* Read before the target sets, so a change made meanwhile is not cached. */
+	__u32 zero = 0;
+	__u64 *epoch = bpf_map_lookup_elem(&vigil_tgt_epoch, &zero);
+	if (!epoch)
 		return;
-
-	struct vigil_task_state *task =
-		bpf_task_storage_get(&vigil_tasks, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!task)
-		return;
+	__u64 seen_epoch = *epoch;
+	struct vigil_task_state *task = bpf_task_storage_get(&vigil_tasks, prev, 0, 0);
+	if (!task || task->target_epoch != seen_epoch) {
+		struct vigil_target *target = vigil_current_target(id >> 32, settings);
+		if (!target)
+			return;
+		__u32 target_id = target->target_id;
+		if (!task)
+			task = bpf_task_storage_get(&vigil_tasks, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!task)
+			return;
+		task->target_id = target_id;
+		task->target_epoch = seen_epoch;
+	}
 	/* An episode whose task work has not run (it could not be scheduled,
 	 * or the thread sleeps again before leaving the kernel) is written now,
 	 * with the stack the thread has here: it has not been back to user
 	 * space since. */
 	vigil_flush_offcpu(id, task, settings);
 
-	task->target_id = target->target_id;
 	task->waker_pid = 0;
 	task->waker_tid = 0;
 	task->waker_comm[0] = 0;
-	task->off_since = bpf_ktime_get_ns();
+	task->off_since = vigil_switch_time(now);
 	task->off_state = state;
 	if ((state & settings->state_mask) && settings->offcpu_min_ns < VIGIL_EAGER_STACK_NS)
 		vigil_take_stack(task, id >> 32, settings);
@@ -387,7 +406,7 @@ static __always_inline bool vigil_schedule_resume_work(struct task_struct *next)
 /* sched_switch, incoming side: close the episodes of `next`; those over
  * their threshold are written by a task work when it leaves the kernel. */
 static __always_inline void vigil_switch_in(struct task_struct *next,
-					    const struct vigil_settings *settings)
+					    const struct vigil_settings *settings, __u64 *now)
 {
 	struct vigil_task_state *task = bpf_task_storage_get(&vigil_tasks, next, 0, 0);
 	if (!task)
@@ -396,7 +415,7 @@ static __always_inline void vigil_switch_in(struct task_struct *next,
 	if (!task->off_since)
 		return;
 	__u64 slept_at = task->off_since;
-	__u64 duration = bpf_ktime_get_ns() - slept_at;
+	__u64 duration = vigil_switch_time(now) - slept_at;
 	task->off_since = 0;
 	if ((task->off_state & settings->state_mask) && duration >= settings->offcpu_min_ns) {
 		if (settings->offcpu_min_ns < VIGIL_EAGER_STACK_NS) {

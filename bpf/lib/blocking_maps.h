@@ -73,6 +73,15 @@ struct {
 	__type(value, struct vigil_resume_slot);
 } vigil_resume SEC(".maps");
 
+/* Bumped by user space after every change of the target sets, so a thread's
+ * target found once is reused until the sets change. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} vigil_tgt_epoch SEC(".maps");
+
 /* Per-thread episode state; freed by the kernel when the thread exits. */
 struct vigil_task_state {
 	__u64 off_since;     /* CLOCK_MONOTONIC at switch-out, 0 while on CPU */
@@ -99,6 +108,9 @@ struct vigil_task_state {
 	__s32 eager_stack_bytes;
 	__u32 _pad;
 	__u64 eager_stack[VIGIL_MAX_STACK_DEPTH];
+
+	/* target_id holds while this equals vigil_tgt_epoch. */
+	__u64 target_epoch;
 
 	__u32 in_futex;
 	__u32 futex_syscall;
