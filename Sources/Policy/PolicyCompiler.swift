@@ -72,12 +72,17 @@ public enum PolicyCompiler {
   ) -> [UInt32: [CompiledRule]] {
     var rules: [UInt32: [CompiledRule]] = [:]
     for document in documents {
+      let id = ids[document.endpoint]!
       for (direction, deny) in PolicyDocument.ruleLists {
-        for (index, rule) in document.rules(direction, deny: deny).enumerated() {
-          let compiled = CompiledRule(rule, deny: deny, counter: UInt32(counters.count))
+        let list = document.rules(direction, deny: deny)
+        guard !list.isEmpty else { continue }
+        var compiledList = rules.removeValue(forKey: id << 1 | direction.abiValue) ?? []
+        compiledList.reserveCapacity(compiledList.count + list.count)
+        for (index, rule) in list.enumerated() {
+          compiledList.append(CompiledRule(rule, deny: deny, counter: UInt32(counters.count)))
           counters.append(.rule(document, direction, deny: deny, index: index))
-          rules[ids[document.endpoint]! << 1 | direction.abiValue, default: []].append(compiled)
         }
+        rules[id << 1 | direction.abiValue] = compiledList
       }
     }
     return rules
