@@ -52,8 +52,11 @@ public enum PolicyCompiler {
       policy.default_counter = UInt32(counters.count)
       counters.append(.fallback(direction.endpoint, direction.direction))
       endpointPolicies.append((direction.index, policy))
-      try appendBlocks(
-        rules[direction.index] ?? [], of: direction, counters: counters, to: &blocks)
+      if let overflow = BlockWalk.append(
+        rules[direction.index] ?? [], endpointIndex: direction.index, to: &blocks)
+      {
+        throw overflowError(overflow, of: direction, counters: counters)
+      }
     }
     try check(blocks.count, "rule entries", limit: capacity.maxEntries)
     let lines = AddressLines(blocks: blocks)
@@ -88,16 +91,12 @@ public enum PolicyCompiler {
     return rules
   }
 
-  /// Appends the address blocks of one endpoint direction.
-  private static func appendBlocks(
-    _ rules: [CompiledRule], of direction: ManagedDirection, counters: [CounterInfo],
-    to blocks: inout [AddressBlock]
-  ) throws(PolicyError) {
-    // Not a throwing call: a catch around an inout argument copies the whole array.
-    guard let overflow = BlockWalk.append(rules, endpointIndex: direction.index, to: &blocks)
-    else { return }
+  /// The error of a block whose covering rules need more port ranges than a value holds.
+  private static func overflowError(
+    _ overflow: BlockWalk.Overflow, of direction: ManagedDirection, counters: [CounterInfo]
+  ) -> PolicyError {
     let names = overflow.counters.map { counters[Int($0)].description }.joined(separator: ", ")
-    throw PolicyError(
+    return PolicyError(
       reason: "endpoint \(direction.endpoint) \(direction.direction.word): block \(overflow.block) "
         + "needs \(overflow.ranges) port ranges; at most \(VIGIL_POLICY_MAX_RANGES) fit "
         + "(rules \(names))")
