@@ -6,7 +6,9 @@ public struct AddressBlock: Sendable {
   /// The endpoint direction, `id << 1 | direction`.
   public var endpointIndex: UInt32
   public var prefix: IPPrefix
-  public var value: vigil_policy_value
+  /// What the block allows and denies: its index in the generation's values, or
+  /// `VIGIL_POLICY_NO_VALUE` when nothing.
+  public var value: UInt32
 }
 
 /// The address lines of a generation, as the datapath searches them: per endpoint direction,
@@ -20,10 +22,11 @@ public struct AddressLines: Sendable {
   /// Per endpoint index, where its boundaries start and how many there are.
   public private(set) var spans: [UInt32: (first: UInt32, count: UInt32)] = [:]
 
-  /// The lines of `blocks`, sorted by endpoint index, then in trie order (`IPPrefix.<`).
-  init(blocks: [AddressBlock]) {
+  /// The lines of `blocks`, sorted by endpoint index, then in trie order (`IPPrefix.<`), whose
+  /// values are `values`.
+  init(blocks: [AddressBlock], values: [vigil_policy_value]) {
+    self.values = values
     boundaries.reserveCapacity(2 * blocks.count)
-    values.reserveCapacity(blocks.count)
     var start = 0
     while start < blocks.count {
       let index = blocks[start].endpointIndex
@@ -72,13 +75,8 @@ public struct AddressLines: Sendable {
     }
     for block in blocks {
       close(before: block.prefix.address)
-      var value = VIGIL_POLICY_NO_VALUE
-      if block.value.count > 0 {
-        value = UInt32(values.count)
-        values.append(block.value)
-      }
-      mark(block.prefix.address, value)
-      open.append((block.prefix.lastAddress, value))
+      mark(block.prefix.address, block.value)
+      open.append((block.prefix.lastAddress, block.value))
     }
     close(before: nil)
   }

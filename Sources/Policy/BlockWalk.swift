@@ -44,12 +44,13 @@ enum BlockWalk {
     }
   }
 
-  /// Appends each block in trie order with its ranges to `blocks`: deny ranges first, then allow
-  /// ranges, each in rule order, leaving out ranges an earlier one covers (they could never be
-  /// the verdict). Returns the first block whose ranges do not fit a value, if any.
+  /// Appends each block in trie order to `blocks`, and its ranges, if any, to `values`: deny
+  /// ranges first, then allow ranges, each in rule order, leaving out ranges an earlier one
+  /// covers (they could never be the verdict). Returns the first block whose ranges do not fit a
+  /// value, if any.
   static func append(
     _ rules: [CompiledRule], endpointIndex: UInt32,
-    to blocks: inout [AddressBlock]
+    to blocks: inout [AddressBlock], values: inout [vigil_policy_value]
   ) -> Overflow? {
     var peerRule: [Int] = []
     var peerFamily: [Int] = []
@@ -96,9 +97,12 @@ enum BlockWalk {
         return Overflow(
           block: prefix, ranges: ranges.count, counters: covering.map { rules[$0].counter })
       }
-      blocks.append(
-        AddressBlock(
-          endpointIndex: endpointIndex, prefix: prefix, value: vigil_policy_value(ranges: ranges)))
+      var value = VIGIL_POLICY_NO_VALUE
+      if !ranges.isEmpty {
+        value = UInt32(values.count)
+        values.append(vigil_policy_value(ranges: ranges))
+      }
+      blocks.append(AddressBlock(endpointIndex: endpointIndex, prefix: prefix, value: value))
     }
     return nil
   }

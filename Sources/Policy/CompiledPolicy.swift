@@ -17,8 +17,7 @@ public struct CompiledPolicy: Sendable, Equatable {
   public static func == (left: CompiledPolicy, right: CompiledPolicy) -> Bool {
     left.counters == right.counters
       && left.blocks.elementsEqual(right.blocks) {
-        $0.endpointIndex == $1.endpointIndex && $0.prefix == $1.prefix
-          && sameBytes($0.value, $1.value)
+        $0.endpointIndex == $1.endpointIndex && $0.prefix == $1.prefix && $0.value == $1.value
       }
       && left.lines.boundaries.elementsEqual(right.lines.boundaries, by: sameBytes)
       && left.lines.values.elementsEqual(right.lines.values, by: sameBytes)

@@ -42,6 +42,7 @@ public enum PolicyCompiler {
     var counters: [CounterInfo] = []
     let rules = compileRules(documents, ids: ids, counters: &counters)
     var blocks: [AddressBlock] = []
+    var values: [vigil_policy_value] = []
     var endpointPolicies: [(index: UInt32, value: vigil_endpoint_policy)] = []
     blocks.reserveCapacity(rules.values.joined().reduce(directions.count) { $0 + $1.blockCount })
     for direction in directions {
@@ -53,13 +54,14 @@ public enum PolicyCompiler {
       counters.append(.fallback(direction.endpoint, direction.direction))
       endpointPolicies.append((direction.index, policy))
       if let overflow = BlockWalk.append(
-        rules[direction.index] ?? [], endpointIndex: direction.index, to: &blocks)
+        rules[direction.index] ?? [], endpointIndex: direction.index, to: &blocks,
+        values: &values)
       {
         throw overflowError(overflow, of: direction, counters: counters)
       }
     }
     try check(blocks.count, "rule entries", limit: capacity.maxEntries)
-    let lines = AddressLines(blocks: blocks)
+    let lines = AddressLines(blocks: blocks, values: values)
     for index in endpointPolicies.indices {
       let span = lines.spans[endpointPolicies[index].index] ?? (0, 0)
       endpointPolicies[index].value.first_boundary = span.first

@@ -7,8 +7,11 @@ import Testing
 @Suite struct AddressLineTests {
   /// Random blocks of two endpoint directions: IPv4 and IPv6, nested and touching, some empty,
   /// some reaching the last address.
-  private func randomBlocks(_ random: inout SeededRandom) -> [AddressBlock] {
+  private func randomBlocks(_ random: inout SeededRandom) -> (
+    blocks: [AddressBlock], values: [vigil_policy_value]
+  ) {
     var blocks: [AddressBlock] = []
+    var values: [vigil_policy_value] = []
     for endpointIndex: UInt32 in [1, 6] {
       var prefixes: Set<IPPrefix> = []
       let bases: [IPAddress] = [
@@ -28,33 +31,27 @@ import Testing
       }
       if random.chance(0.3) { prefixes.insert(.anyIPv6) }
       for prefix in prefixes.sorted() {
-        let ranges =
-          random.chance(0.3)
-          ? []
-          : [
-            vigil_port_range(
-              protocol: 6, action: VIGIL_ACTION_ALLOW, counter: UInt32(blocks.count),
-              ports: 1...2)
-          ]
-        blocks.append(
-          AddressBlock(
-            endpointIndex: endpointIndex, prefix: prefix, value: vigil_policy_value(ranges: ranges))
-        )
+        var value = VIGIL_POLICY_NO_VALUE
+        if !random.chance(0.3) {
+          value = UInt32(values.count)
+          values.append(
+            vigil_policy_value(ranges: [
+              vigil_port_range(
+                protocol: 6, action: VIGIL_ACTION_ALLOW, counter: UInt32(blocks.count),
+                ports: 1...2)
+            ]))
+        }
+        blocks.append(AddressBlock(endpointIndex: endpointIndex, prefix: prefix, value: value))
       }
     }
-    return blocks
+    return (blocks, values)
   }
 
   @Test func lineFindsTheLongestBlock() {
     for seed in 0..<500 as Range<UInt64> {
       var random = SeededRandom(state: seed)
-      let blocks = randomBlocks(&random)
-      let lines = AddressLines(blocks: blocks)
-      // The value index of each non-empty block, in block order.
-      var valueOf: [Int: UInt32] = [:]
-      for (index, block) in blocks.enumerated() where block.value.count > 0 {
-        valueOf[index] = UInt32(valueOf.count)
-      }
+      let (blocks, values) = randomBlocks(&random)
+      let lines = AddressLines(blocks: blocks, values: values)
       var probes: [IPAddress] = [IPAddress(high: 0, low: 0), IPAddress(high: .max, low: .max)]
       for block in blocks {
         probes += [block.prefix.address, block.prefix.lastAddress]
@@ -71,7 +68,7 @@ import Testing
               blocks[$0].endpointIndex == endpointIndex && blocks[$0].prefix.nests(address)
             }
             .max { blocks[$0].prefix.mappedLength < blocks[$1].prefix.mappedLength }
-          let expected = longest.flatMap { valueOf[$0] } ?? VIGIL_POLICY_NO_VALUE
+          let expected = longest.map { blocks[$0].value } ?? VIGIL_POLICY_NO_VALUE
           #expect(
             lines.valueIndex(of: address, endpointIndex: endpointIndex) == expected,
             "seed \(seed), endpoint \(endpointIndex), \(address)")

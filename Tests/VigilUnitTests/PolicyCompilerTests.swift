@@ -22,7 +22,8 @@ private func line(_ compiled: CompiledPolicy) -> [String] {
 private func table(_ compiled: CompiledPolicy) -> [String] {
   compiled.blocks.map { entry in
     let index = entry.endpointIndex
-    let ranges = entry.value.portRanges.map { range in
+    let value = entry.value == VIGIL_POLICY_NO_VALUE ? nil : compiled.lines.values[Int(entry.value)]
+    let ranges = (value?.portRanges ?? []).map { range in
       let action = range.action == UInt8(VIGIL_ACTION_DENY.rawValue) ? "deny" : "allow"
       return "\(action) \(range.protocol) \(range.port_lo)-\(range.port_hi) #\(range.counter)"
     }
