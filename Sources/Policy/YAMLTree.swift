@@ -1,8 +1,13 @@
+import Glibc
 import Yams
 
 /// The documents of a YAML text as policy reading sees them, in one array: scalars as text,
 /// mappings as ordered pairs (repeated keys kept), sequences; each node with the line and
 /// column (from 1, in characters) it starts at. A collection's children follow it in order.
+///
+/// Scalars hold no `String`: their text is a range of one byte buffer (the source's UTF-8, then
+/// the texts the builder decoded: quoted scalars with escapes, everything Yams composed), so
+/// reading compares and converts bytes and makes strings only for the values kept.
 ///
 /// `YAMLReader` builds it from the common subset of YAML; Yams builds it from everything else.
 final class YAMLTree: Sendable {
@@ -19,11 +24,12 @@ final class YAMLTree: Sendable {
   /// One node; its subtree ends before `end`.
   struct Node: Sendable {
     var kind: Kind
-    /// A scalar's text; empty for a collection.
-    var text: String
-    /// A mapping's pairs or a sequence's items.
-    var count: Int32
+    /// A plain `~`, `null` or empty scalar.
+    var isNull: Bool
     var end: Int32
+    /// A scalar's text; empty for a collection.
+    var textStart: Int32
+    var textCount: Int32
     var line: Int32
     var column: Int32
   }
@@ -31,42 +37,60 @@ final class YAMLTree: Sendable {
   let nodes: [Node]
   /// Each document's root node, in order.
   let roots: [Int]
+  /// The texts of the scalars.
+  private let texts: [UInt8]
 
-  init(nodes: [Node], roots: [Int]) {
+  fileprivate init(nodes: [Node], roots: [Int], texts: [UInt8]) {
     self.nodes = nodes
     self.roots = roots
+    self.texts = texts
+  }
+
+  /// The UTF-8 text of a scalar (empty for a collection), passed to `body`.
+  func withText<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+    let node = nodes[index]
+    return texts.withUnsafeBufferPointer {
+      body(
+        UnsafeBufferPointer(
+          start: $0.baseAddress! + Int(node.textStart), count: Int(node.textCount)))
+    }
+  }
+
+  /// Whether node `index` is a scalar whose text is `text`.
+  func hasText(_ index: Int, _ text: StaticString) -> Bool {
+    let node = nodes[index]
+    guard node.kind == .plain || node.kind == .quoted, node.textCount == text.utf8CodeUnitCount
+    else { return false }
+    return withText(index) { $0.sameBytes(text.utf8Buffer) }
   }
 
   /// A plain `~`, `null` or empty scalar.
-  func isNull(_ index: Int) -> Bool {
-    let node = nodes[index]
-    guard node.kind == .plain else { return false }
-    switch node.text {
-    case "", "~", "null", "Null", "NULL": return true
-    default: return false
-    }
-  }
+  func isNull(_ index: Int) -> Bool { nodes[index].isNull }
 
   /// The text of a scalar; nil for a collection.
   func text(_ index: Int) -> String? {
     let node = nodes[index]
-    return node.kind == .plain || node.kind == .quoted ? node.text : nil
+    guard node.kind == .plain || node.kind == .quoted else { return nil }
+    return withText(index) { String(decoding: $0, as: UTF8.self) }
   }
 
   /// The children of a collection: a mapping's keys and values alternate.
   func children(_ index: Int) -> Children {
-    let node = nodes[index]
-    return Children(
-      tree: self, following: index + 1, remaining: Int(node.count) * (node.kind == .mapping ? 2 : 1)
-    )
+    Children(tree: self, following: index + 1, end: Int(nodes[index].end))
+  }
+
+  /// A mapping's pairs or a sequence's items.
+  func count(_ index: Int) -> Int {
+    let children = self.children(index).reduce(0) { count, _ in count + 1 }
+    return nodes[index].kind == .mapping ? children / 2 : children
   }
 
   /// The value under the scalar key `key` of a mapping (the first, when repeated).
-  func value(_ index: Int, key: String) -> Int? {
+  func value(_ index: Int, key: StaticString) -> Int? {
     guard nodes[index].kind == .mapping else { return nil }
     var children = children(index)
     while let keyIndex = children.next(), let valueIndex = children.next() {
-      if text(keyIndex) == key { return valueIndex }
+      if hasText(keyIndex, key) { return valueIndex }
     }
     return nil
   }
@@ -75,11 +99,10 @@ final class YAMLTree: Sendable {
   struct Children: Sequence, IteratorProtocol {
     let tree: YAMLTree
     var following: Int
-    var remaining: Int
+    let end: Int
 
     mutating func next() -> Int? {
-      guard remaining > 0 else { return nil }
-      remaining -= 1
+      guard following < end else { return nil }
       defer { following = Int(tree.nodes[following].end) }
       return following
     }
@@ -89,22 +112,47 @@ final class YAMLTree: Sendable {
   struct Builder {
     private(set) var nodes: [Node] = []
     private var roots: [Int] = []
+    /// The source's UTF-8 (when given), then the texts decoded.
+    private(set) var texts: [UInt8]
 
-    init(capacity: Int = 0) { nodes.reserveCapacity(capacity) }
+    /// A builder of nodes whose texts may be ranges of `source`, which it copies.
+    init(source: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0), capacity: Int = 0) {
+      texts = Array(source)
+      nodes.reserveCapacity(capacity)
+    }
 
     var count: Int { nodes.count }
 
-    mutating func scalar(_ text: String, plain: Bool, line: Int, column: Int) {
-      nodes.append(
-        Node(
-          kind: plain ? .plain : .quoted, text: text, count: 0, end: Int32(nodes.count + 1),
-          line: Int32(line), column: Int32(column)))
+    private static let nullTexts: [StaticString] = ["~", "null", "Null", "NULL"]
+
+    /// A scalar whose text is `range` of `texts`: of the source, or appended with `appendText`.
+    mutating func scalar(_ range: Range<Int>, plain: Bool, line: Int, column: Int) {
+      var isNull = false
+      if plain && range.count <= 4 {
+        isNull = texts.withUnsafeBufferPointer { texts in
+          let text = UnsafeBufferPointer(rebasing: texts[range])
+          return text.isEmpty || Self.nullTexts.contains { text.sameBytes($0.utf8Buffer) }
+        }
+      }
+      append(
+        kind: plain ? .plain : .quoted, isNull: isNull, text: range, line: line, column: column)
     }
+
+    /// A scalar with the text `text`.
+    mutating func scalar(_ text: String, plain: Bool, line: Int, column: Int) {
+      let start = texts.count
+      texts += text.utf8
+      scalar(start..<texts.count, plain: plain, line: line, column: column)
+    }
+
+    /// Appends bytes to `texts`, for a scalar added with `scalar(_:plain:line:column:)`.
+    mutating func appendText(_ bytes: some Sequence<UInt8>) { texts += bytes }
+
+    mutating func appendText(_ byte: UInt8) { texts.append(byte) }
 
     /// Opens a collection; returns its index for `close`.
     mutating func open(_ kind: Kind, line: Int, column: Int) -> Int {
-      nodes.append(
-        Node(kind: kind, text: "", count: 0, end: 0, line: Int32(line), column: Int32(column)))
+      append(kind: kind, isNull: false, text: 0..<0, line: line, column: column)
       return nodes.count - 1
     }
 
@@ -112,20 +160,31 @@ final class YAMLTree: Sendable {
     mutating func openMapping(before index: Int) {
       let key = nodes[index]
       nodes.insert(
-        Node(kind: .mapping, text: "", count: 0, end: 0, line: key.line, column: key.column),
+        Node(
+          kind: .mapping, isNull: false, end: 0, textStart: 0, textCount: 0, line: key.line,
+          column: key.column),
         at: index)
       nodes[index + 1].end = Int32(index + 2)
     }
 
-    /// Closes the collection at `index` with `count` pairs or items.
-    mutating func close(_ index: Int, count: Int) {
-      nodes[index].count = Int32(count)
+    /// Closes the collection at `index`.
+    mutating func close(_ index: Int) {
       nodes[index].end = Int32(nodes.count)
     }
 
     mutating func addRoot(_ index: Int) { roots.append(index) }
 
-    func finish() -> YAMLTree { YAMLTree(nodes: nodes, roots: roots) }
+    func finish() -> YAMLTree { YAMLTree(nodes: nodes, roots: roots, texts: texts) }
+
+    private mutating func append(
+      kind: Kind, isNull: Bool, text: Range<Int>, line: Int, column: Int
+    ) {
+      nodes.append(
+        Node(
+          kind: kind, isNull: isNull, end: Int32(nodes.count + 1),
+          textStart: Int32(text.lowerBound), textCount: Int32(text.count), line: Int32(line),
+          column: Int32(column)))
+    }
   }
 }
 
@@ -134,10 +193,15 @@ extension YAMLTree: Equatable {
   /// value) is not compared, as Yams places it at whatever token follows.
   static func == (left: YAMLTree, right: YAMLTree) -> Bool {
     left.roots == right.roots && left.nodes.count == right.nodes.count
-      && zip(left.nodes, right.nodes).allSatisfy { a, b in
-        a.kind == b.kind && a.text == b.text && a.count == b.count && a.end == b.end
-          && (a.kind == .plain && a.text.isEmpty || (a.line == b.line && a.column == b.column))
-      }
+      && left.nodes.indices.allSatisfy { left.sameNode($0, as: right, $0) }
+  }
+
+  /// Whether node `index` is node `other` of `tree`: kind, text, extent and position (see `==`).
+  func sameNode(_ index: Int, as tree: YAMLTree, _ other: Int) -> Bool {
+    let (a, b) = (nodes[index], tree.nodes[other])
+    let sameText = withText(index) { a in tree.withText(other) { b in a.sameBytes(b) } }
+    return a.kind == b.kind && sameText && a.end - Int32(index) == b.end - Int32(other)
+      && (a.kind == .plain && a.textCount == 0 || (a.line == b.line && a.column == b.column))
   }
 }
 
@@ -145,12 +209,7 @@ extension YAMLTree {
   /// The documents of `yaml` read by the fast reader, or by Yams when it uses YAML beyond the
   /// reader's subset or is malformed (so syntax errors are Yams's, with line and column).
   static func documents(yaml: String) throws -> YAMLTree {
-    var text = yaml
-    let fast = text.withUTF8 { bytes -> YAMLTree? in
-      guard var reader = try? YAMLReader(bytes: bytes) else { return nil }
-      return try? reader.documents()
-    }
-    if let fast { return fast }
+    if let fast = try? YAMLReader.documents(yaml) { return fast }
     return try yamsDocuments(yaml: yaml)
   }
 
@@ -181,11 +240,25 @@ extension YAMLTree.Builder {
         add(key)
         add(value)
       }
-      close(index, count: mapping.count)
+      close(index)
     case .sequence(let sequence):
       let index = open(.sequence, line: line, column: column)
       for item in sequence { add(item) }
-      close(index, count: sequence.count)
+      close(index)
     }
+  }
+}
+
+extension StaticString {
+  /// The UTF-8 bytes of a string literal.
+  var utf8Buffer: UnsafeBufferPointer<UInt8> {
+    UnsafeBufferPointer(start: utf8Start, count: utf8CodeUnitCount)
+  }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+  /// Whether both hold the same bytes.
+  func sameBytes(_ other: UnsafeBufferPointer<UInt8>) -> Bool {
+    count == other.count && (isEmpty || memcmp(baseAddress!, other.baseAddress!, count) == 0)
   }
 }
