@@ -104,7 +104,9 @@ public enum PolicyJSON {
       try expect(UInt8(ascii: "\""))
       var unescaped: [UInt8] = []
       var runStart = offset
-      while offset < bytes.count {
+      while true {
+        offset = JSONStringScan.firstSpecial(in: bytes, from: offset)
+        guard offset < bytes.count else { break }
         let byte = bytes[offset]
         guard byte >= 0x20 else { throw Unexpected() }
         if byte == UInt8(ascii: "\"") {
@@ -119,10 +121,6 @@ public enum PolicyJSON {
             throw Unexpected()
           }
           return text
-        }
-        guard byte == UInt8(ascii: "\\") else {
-          offset += 1
-          continue
         }
         if unescaped.isEmpty { unescaped.reserveCapacity(bytes.count - runStart) }
         unescaped.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))
