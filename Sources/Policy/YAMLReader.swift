@@ -407,11 +407,13 @@ struct YAMLReader {
 
   /// The indentation of the current line when the position is at its first character; nil at
   /// the end or at a document marker.
+  @inline(__always)
   private var lineIndent: Int? {
     offset >= bytes.count || isDocumentMarker ? nil : column
   }
 
   /// `---` or `...` at the start of a line, followed by a space or the line's end.
+  @inline(__always)
   private var isDocumentMarker: Bool {
     guard offset == lineStart, offset + 3 <= bytes.count else { return false }
     let first = bytes[offset]
@@ -430,6 +432,7 @@ struct YAMLReader {
     }
   }
 
+  @inline(__always)
   private mutating func skipSpaces() {
     while byte(0) == .space { offset += 1 }
   }
@@ -438,6 +441,7 @@ struct YAMLReader {
     while byte(0) != .newline && byte(0) != 0 { offset += 1 }
   }
 
+  @inline(__always)
   private mutating func newline() {
     offset += 1
     line += 1
@@ -445,24 +449,29 @@ struct YAMLReader {
   }
 
   /// The byte `ahead` of the position; 0 past the end (a NUL in the text is refused).
+  @inline(__always)
   private func byte(_ ahead: Int) -> UInt8 {
     offset + ahead < bytes.count ? bytes[offset + ahead] : 0
   }
 
+  @inline(__always)
   private func isBlankOrEnd(_ ahead: Int) -> Bool {
     let value = byte(ahead)
     return value == .space || value == .newline || value == 0
   }
 
   /// The end of the line's content: its end, or a comment.
+  @inline(__always)
   private func isLineEnd(_ ahead: Int) -> Bool {
     let value = byte(ahead)
     return value == .newline || value == 0 || value == .hash
   }
 
+  @inline(__always)
   private var column: Int { offset - lineStart }
 
   /// The position as Yams gives it: line and column from 1, columns counted in characters.
+  @inline(__always)
   private func mark() -> (line: Int, column: Int) {
     if ascii { return (line, column + 1) }
     var characters = 1
