@@ -55,7 +55,12 @@ extension PolicyDocument {
       func rules(_ direction: PolicyDirection, deny: Bool) throws(PolicyError) -> [PolicyRule] {
         try spec.read(Self.ruleField(direction, deny: deny)) { node throws(PolicyError) in
           try node.items { item throws(PolicyError) in
-            try PolicyRule(reading: item, direction: direction)
+            if let rule = PolicyRule.commonShape(
+              in: item.tree, at: item.index, direction: direction)
+            {
+              return rule
+            }
+            return try PolicyRule(reading: item, direction: direction)
           }
         } ?? []
       }
@@ -210,7 +215,7 @@ extension PortSpec {
   }
 
   /// One to five ASCII digits up to 65535, as `UInt16(_:)` reads them; nil for anything else.
-  private static func decimalPort(_ text: UnsafeBufferPointer<UInt8>) -> UInt16? {
+  static func decimalPort(_ text: UnsafeBufferPointer<UInt8>) -> UInt16? {
     guard (1...5).contains(text.count) else { return nil }
     var value = 0
     for byte in text {
@@ -223,7 +228,7 @@ extension PortSpec {
 
 extension IPProtocolName {
   /// The protocol spelled exactly `text`; nil for anything else.
-  fileprivate init?(utf8 text: UnsafeBufferPointer<UInt8>) {
+  init?(utf8 text: UnsafeBufferPointer<UInt8>) {
     guard let name = Self.allCases.first(where: { $0.rawValue.utf8.elementsEqual(text) }) else {
       return nil
     }

@@ -291,6 +291,11 @@ struct YAMLReader {
     var end = offset
     scan: while true {
       let current = byte(0)
+      if !Self.mayEndPlain(current) {
+        offset += 1
+        end = offset
+        continue scan
+      }
       switch current {
       case .newline, 0: break scan
       case .space:
@@ -477,6 +482,16 @@ struct YAMLReader {
     var characters = 1
     for index in lineStart..<offset where bytes[index] & 0xC0 != 0x80 { characters += 1 }
     return (line, characters)
+  }
+
+  /// Whether `value` is a byte `plain(flow:)` must look at: one that may end a plain scalar or
+  /// start a comment after it (a line break, a space, `:`, `,`, a bracket or brace), or 0.
+  @inline(__always)
+  private static func mayEndPlain(_ value: UInt8) -> Bool {
+    // Bit n: byte n (below 64) or byte 64 + n (below 128).
+    let low: UInt64 = 1 << 0 | 1 << 0x0A | 1 << 0x20 | 1 << 0x2C | 1 << 0x3A
+    let high: UInt64 = 1 << (0x5B - 64) | 1 << (0x5D - 64) | 1 << (0x7B - 64) | 1 << (0x7D - 64)
+    return value < 64 ? low >> value & 1 != 0 : value < 128 && high >> (value - 64) & 1 != 0
   }
 
   private static func isFlowIndicator(_ value: UInt8) -> Bool {

@@ -123,15 +123,26 @@ final class YAMLTree: Sendable {
 
     var count: Int { nodes.count }
 
-    private static let nullTexts: [StaticString] = ["~", "null", "Null", "NULL"]
+    /// Whether a plain scalar's `text` is `~`, `null`, `Null`, `NULL` or empty.
+    private static func isNull(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+      switch text.count {
+      case 0: return true
+      case 1: return text[0] == UInt8(ascii: "~")
+      case 4:
+        guard text[0] | 0x20 == UInt8(ascii: "n") else { return false }
+        return text.sameBytes(("null" as StaticString).utf8Buffer)
+          || text.sameBytes(("Null" as StaticString).utf8Buffer)
+          || text.sameBytes(("NULL" as StaticString).utf8Buffer)
+      default: return false
+      }
+    }
 
     /// A scalar whose text is `range` of `texts`: of the source, or appended with `appendText`.
     mutating func scalar(_ range: Range<Int>, plain: Bool, line: Int, column: Int) {
       var isNull = false
-      if plain && range.count <= 4 {
-        isNull = texts.withUnsafeBufferPointer { texts in
-          let text = UnsafeBufferPointer(rebasing: texts[range])
-          return text.isEmpty || Self.nullTexts.contains { text.sameBytes($0.utf8Buffer) }
+      if plain {
+        isNull = texts.withUnsafeBufferPointer {
+          Self.isNull(UnsafeBufferPointer(rebasing: $0[range]))
         }
       }
       append(
@@ -259,6 +270,9 @@ extension StaticString {
 extension UnsafeBufferPointer<UInt8> {
   /// Whether both hold the same bytes.
   func sameBytes(_ other: UnsafeBufferPointer<UInt8>) -> Bool {
-    count == other.count && (isEmpty || memcmp(baseAddress!, other.baseAddress!, count) == 0)
+    guard count == other.count else { return false }
+    // Keys and short values are compared in line; memcmp pays for longer texts.
+    guard count > 16 else { return indices.allSatisfy { self[$0] == other[$0] } }
+    return memcmp(baseAddress!, other.baseAddress!, count) == 0
   }
 }
