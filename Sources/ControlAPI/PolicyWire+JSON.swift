@@ -11,7 +11,10 @@ public enum PolicyJSON {
 
   /// Appends `sources` as a JSON array of `{"source", "yaml"}` objects.
   public static func appendSources(_ sources: [PolicySource], to out: inout [UInt8]) {
-    out.reserveCapacity(out.count + sources.reduce(64) { $0 + $1.yaml.utf8.count + 64 })
+    // Room for escapes too (a line break takes two bytes), so megabytes are not copied to grow.
+    out.reserveCapacity(
+      out.count + sources.reduce(64) { $0 + $1.yaml.utf8.count * 9 / 8 + $1.source.utf8.count + 64 }
+    )
     out.append(UInt8(ascii: "["))
     for (index, source) in sources.enumerated() {
       if index > 0 { out.append(UInt8(ascii: ",")) }
