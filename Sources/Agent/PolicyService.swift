@@ -211,11 +211,31 @@ final class PolicyService: Sendable {
     }
   }
 
+  /// Stores and enforces `sources` as generation `wanted` (default: the next one). The sources
+  /// are written and synced while they are parsed and compiled; a request that fails before the
+  /// generation is stored leaves nothing stored.
   private func enforce(
     _ sources: [PolicySource], origin: String, generation wanted: UInt64?, state: inout State
   ) throws(PolicyServiceError) -> PolicyApplyResponse {
+    let start = ContinuousClock.now
+    let generation = wanted ?? nextGeneration(after: state.current?.record.generation)
+    let tentative = Overlapped { [store] in try store.begin(generation, sources: sources) }
+    do {
+      return try enforce(
+        sources, origin: origin, generation: generation, storing: tentative, start: start,
+        state: &state)
+    } catch {
+      (try? tentative.join())?.discard()
+      throw error
+    }
+  }
+
+  private func enforce(
+    _ sources: [PolicySource], origin: String, generation: UInt64,
+    storing tentative: Overlapped<TentativeGeneration>, start: ContinuousClock.Instant,
+    state: inout State
+  ) throws(PolicyServiceError) -> PolicyApplyResponse {
     let clock = ContinuousClock()
-    let start = clock.now
     let documents = try parse(sources)
     let ids = try endpointIDs(for: documents, current: state.current)
     let compiled = try compile(documents, ids: ids)
@@ -239,14 +259,13 @@ final class PolicyService: Sendable {
     }
     let attachedAt = clock.now
 
-    let generation = wanted ?? nextGeneration(after: state.current?.record.generation)
     let record = StoredGeneration(
       generation: generation, appliedAt: Self.now(), origin: origin, sources: sources,
       endpoints: ids.map { StoredEndpoint(endpoint: $0.key, id: $0.value) }.sorted { $0.id < $1.id }
     )
     // The generation is stored, and the answer's diff worked out, on other threads while the
     // maps fill; the flip waits until the generation is stored.
-    let saving = Overlapped { [store] in try store.save(record) }
+    let saving = Overlapped { try tentative.join().finish(record) }
     let (old, new) = (state.current?.documents ?? [], documents.map(\.document))
     let changes = Overlapped { PolicyDiff.between(old: old, new: new).map(\.description) }
     let timing: PolicyDatapath.InstallTiming

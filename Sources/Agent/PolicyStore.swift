@@ -16,20 +16,25 @@ struct StoredGeneration: Codable, Sendable, Equatable {
 }
 
 extension StoredGeneration {
-  /// The record as `WireJSON.encode` writes it, the sources (megabytes of YAML) written by
-  /// `PolicyJSON`: sorted keys put them last.
-  func json() throws -> [UInt8] {
+  /// The start of the record's JSON: `{"sources":[...],` with the sources (megabytes of YAML)
+  /// written by `PolicyJSON`, so it can be written before the rest is known.
+  static func jsonHead(sources: [PolicySource]) -> [UInt8] {
+    var bytes = Array(#"{"sources":"#.utf8)
+    PolicyJSON.appendSources(sources, to: &bytes)
+    bytes.append(UInt8(ascii: ","))
+    return bytes
+  }
+
+  /// The rest of the record's JSON after `jsonHead`: every field but the sources, then `}`.
+  func jsonTail() throws -> [UInt8] {
     var bare = self
     bare.sources = []
-    var bytes = try WireJSON.encode(bare)
-    let end = Array(#""sources":[]}"#.utf8)
-    guard bytes.count >= end.count, bytes.suffix(end.count).elementsEqual(end) else {
-      return try WireJSON.encode(self)
+    let json = try WireJSON.encode(bare)
+    let end = Array(#","sources":[]}"#.utf8)
+    guard json.count > end.count, json.suffix(end.count).elementsEqual(end) else {
+      throw AgentError("unexpected JSON for a stored generation")
     }
-    bytes.removeLast(3)
-    PolicyJSON.appendSources(sources, to: &bytes)
-    bytes.append(UInt8(ascii: "}"))
-    return bytes
+    return json.dropFirst().dropLast(end.count) + [UInt8(ascii: "}")]
   }
 }
 
@@ -52,14 +57,25 @@ struct PolicyStore: Sendable {
   }
 
   private var generationsDirectory: String { "\(directory)/generations" }
-  private func path(_ generation: UInt64) -> String { "\(generationsDirectory)/\(generation).json" }
+  fileprivate func path(_ generation: UInt64) -> String {
+    "\(generationsDirectory)/\(generation).json"
+  }
 
-  /// Stores `record` (before it is enforced) and drops the oldest beyond `keep`.
-  func save(_ record: StoredGeneration) throws {
+  /// Starts storing generation `generation` before it is enforced: writes its `sources` (the
+  /// bulk of the record) to a tentative file and syncs them, so that finishing it is quick.
+  /// Nothing is stored until ``TentativeGeneration/finish(_:)``; `discard()` removes the file.
+  func begin(_ generation: UInt64, sources: [PolicySource]) throws -> TentativeGeneration {
     try FileManager.default.createDirectory(
       atPath: generationsDirectory, withIntermediateDirectories: true,
       attributes: [.posixPermissions: 0o700])
-    try write(record.json(), to: path(record.generation))
+    let tentative = try TentativeGeneration(store: self, generation: generation)
+    try tentative.append(StoredGeneration.jsonHead(sources: sources))
+    try tentative.sync()
+    return tentative
+  }
+
+  /// Drops the oldest generations beyond `keep`.
+  fileprivate func prune() throws {
     for old in try generations().dropLast(keep) {
       try? FileManager.default.removeItem(atPath: path(old))
     }
@@ -98,21 +114,77 @@ struct PolicyStore: Sendable {
 
   /// Writes `bytes` to `path` atomically and durably.
   private func write(_ bytes: [UInt8], to path: String) throws {
-    let temporary = path + ".tmp"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw failure("open", temporary) }
-    defer { close(fd) }
+    let file = try DurableFile(path: path)
+    try file.append(bytes)
+    try file.commit()
+  }
+}
+
+/// A generation being stored: `generations/<N>.json.tmp` until `finish` renames it into place.
+final class TentativeGeneration: Sendable {
+  let generation: UInt64
+  private let store: PolicyStore
+  private let file: DurableFile
+
+  fileprivate init(store: PolicyStore, generation: UInt64) throws {
+    self.store = store
+    self.generation = generation
+    file = try DurableFile(path: store.path(generation))
+  }
+
+  fileprivate func append(_ bytes: [UInt8]) throws { try file.append(bytes) }
+
+  fileprivate func sync() throws { try file.sync() }
+
+  /// Completes the record with `record`'s other fields (its sources are those given to
+  /// `begin`), syncs it and renames it into place; then drops the oldest beyond `keep`.
+  func finish(_ record: StoredGeneration) throws {
+    precondition(record.generation == generation, "finishing another generation")
+    try file.append(record.jsonTail())
+    try file.commit()
+    try store.prune()
+  }
+
+  /// Removes the tentative file (nothing when it was finished).
+  func discard() { file.discard() }
+}
+
+/// A file written aside (`<path>.tmp`), synced and renamed to `path`, so a crash leaves the old
+/// file or the new one.
+private final class DurableFile: Sendable {
+  let path: String
+  private let temporary: String
+  private let fd: Int32
+
+  init(path: String) throws {
+    self.path = path
+    temporary = path + ".tmp"
+    fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw Self.failure("open", temporary) }
+  }
+
+  deinit { close(fd) }
+
+  func append(_ bytes: [UInt8]) throws {
     var offset = 0
     while offset < bytes.count {
       let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
       if written < 0 {
         if errno == EINTR { continue }
-        throw failure("write", temporary)
+        throw Self.failure("write", temporary)
       }
       offset += written
     }
-    guard fsync(fd) == 0 else { throw failure("fsync", temporary) }
-    guard rename(temporary, path) == 0 else { throw failure("rename", path) }
+  }
+
+  func sync() throws {
+    guard fsync(fd) == 0 else { throw Self.failure("fsync", temporary) }
+  }
+
+  /// Syncs the file, renames it to `path` and syncs the directory.
+  func commit() throws {
+    try sync()
+    guard rename(temporary, path) == 0 else { throw Self.failure("rename", path) }
     let parent = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
     if parent >= 0 {
       fsync(parent)
@@ -120,7 +192,10 @@ struct PolicyStore: Sendable {
     }
   }
 
-  private func failure(_ call: String, _ path: String) -> AgentError {
+  /// Removes the file written aside, if it was not committed.
+  func discard() { unlink(temporary) }
+
+  private static func failure(_ call: String, _ path: String) -> AgentError {
     AgentError("\(call) \(path): \(String(cString: strerror(errno)))")
   }
 }

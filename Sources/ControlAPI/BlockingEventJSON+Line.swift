@@ -67,9 +67,12 @@ struct JSONText {
     var value = value
     value.withUTF8 { utf8 in
       var runStart = 0
-      for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-        bytes.append(contentsOf: utf8[runStart..<index])
+      while true {
+        let index = JSONStringScan.firstSpecial(in: utf8, from: runStart)
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+        guard index < utf8.count else { break }
         runStart = index + 1
+        let byte = utf8[index]
         switch byte {
         case 0x22: bytes.append(contentsOf: [0x5C, 0x22])  // \"
         case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])  // \\
@@ -86,7 +89,6 @@ struct JSONText {
           ])
         }
       }
-      bytes.append(contentsOf: utf8[runStart...])
     }
     bytes.append(UInt8(ascii: "\""))
   }

@@ -11,7 +11,10 @@ public enum PolicyJSON {
 
   /// Appends `sources` as a JSON array of `{"source", "yaml"}` objects.
   public static func appendSources(_ sources: [PolicySource], to out: inout [UInt8]) {
-    out.reserveCapacity(out.count + sources.reduce(64) { $0 + $1.yaml.utf8.count + 64 })
+    // Room for escapes too (a line break takes two bytes), so megabytes are not copied to grow.
+    out.reserveCapacity(
+      out.count + sources.reduce(64) { $0 + $1.yaml.utf8.count * 9 / 8 + $1.source.utf8.count + 64 }
+    )
     out.append(UInt8(ascii: "["))
     for (index, source) in sources.enumerated() {
       if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -104,7 +107,9 @@ public enum PolicyJSON {
       try expect(UInt8(ascii: "\""))
       var unescaped: [UInt8] = []
       var runStart = offset
-      while offset < bytes.count {
+      while true {
+        offset = JSONStringScan.firstSpecial(in: bytes, from: offset)
+        guard offset < bytes.count else { break }
         let byte = bytes[offset]
         guard byte >= 0x20 else { throw Unexpected() }
         if byte == UInt8(ascii: "\"") {
@@ -119,10 +124,6 @@ public enum PolicyJSON {
             throw Unexpected()
           }
           return text
-        }
-        guard byte == UInt8(ascii: "\\") else {
-          offset += 1
-          continue
         }
         if unescaped.isEmpty { unescaped.reserveCapacity(bytes.count - runStart) }
         unescaped.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))

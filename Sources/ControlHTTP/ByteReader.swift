@@ -45,13 +45,26 @@ struct ByteReader {
     }
   }
 
-  /// Exactly `count` bytes.
+  /// Exactly `count` bytes: what is buffered, then reads from the source straight into the
+  /// result (a request body of megabytes takes a few reads and no copy).
   mutating func read(count: Int) throws -> [UInt8] {
-    while end - start < count {
-      guard try fill() else { throw Failure.endOfStream }
+    let buffered = min(count, end - start)
+    var ended = false
+    let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, filled in
+      filled = buffer.initialize(from: storage[start..<start + buffered]).1
+      while filled < count {
+        let read = try source(
+          UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[filled...])))
+        guard read > 0 else {
+          ended = true
+          return
+        }
+        filled += read
+      }
     }
-    defer { start += count }
-    return Array(storage[start..<start + count])
+    start += buffered
+    guard !ended else { throw Failure.endOfStream }
+    return bytes
   }
 
   /// Between 1 and `maxCount` bytes, or none once the source has ended.

@@ -68,7 +68,8 @@ public struct UnixHTTPClient: Sendable {
     // then the answer is read, and the write error reported only if there is none.
     var sendError: SystemCallError?
     do {
-      try UnixSocket.send(fd, Array(head.utf8) + (body ?? []))
+      try UnixSocket.send(fd, Array(head.utf8))
+      if let body { try UnixSocket.send(fd, body) }
     } catch let error as SystemCallError where error.code == EPIPE || error.code == ECONNRESET {
       sendError = error
     } catch let error as SystemCallError {

@@ -50,13 +50,16 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible,
 
   /// `a.b.c.d/n` read without allocating, when written as `inet_pton` reads it and without host
   /// bits; nil for anything else, which the full parser reads or refuses with a reason.
-  private static func plainIPv4(_ text: String) -> IPPrefix? {
+  private static func plainIPv4(_ text: String) -> IPPrefix? { plainIPv4(utf8: text.utf8) }
+
+  /// `plainIPv4` of UTF-8 text.
+  static func plainIPv4(utf8 text: some Sequence<UInt8>) -> IPPrefix? {
     var address: UInt32 = 0
     var octet: UInt32 = 0
     var digits = 0
     var octets = 0
     var length: Int?
-    for byte in text.utf8 {
+    for byte in text {
       switch byte {
       case UInt8(ascii: "0")...UInt8(ascii: "9"):
         let digit = UInt32(byte - UInt8(ascii: "0"))

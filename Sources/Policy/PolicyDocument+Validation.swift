@@ -144,7 +144,8 @@ extension PortSpec {
         field: "\(field()).\(port == nil ? "endPort" : "port")", value: String(given),
         reason: "is not allowed with protocol \(ipProtocol.rawValue) (it has no ports)")
     }
-    for (key, value) in [("port", port), ("endPort", endPort)] where value == 0 {
+    if port == 0 || endPort == 0 {
+      let key = port == 0 ? "port" : "endPort"
       throw PolicyError(field: "\(field()).\(key)", value: "0", reason: "is not a port (1-65535)")
     }
     guard let endPort else { return }

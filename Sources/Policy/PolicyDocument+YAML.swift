@@ -53,10 +53,14 @@ extension PolicyDocument {
         try node.parsed(PolicyMode.init, else: "is not a mode (enforce or audit)")
       }
       func rules(_ direction: PolicyDirection, deny: Bool) throws(PolicyError) -> [PolicyRule] {
-        let peerKey = direction == .ingress ? "from" : "to"
-        return try spec.read(Self.ruleKey(direction, deny: deny)) { node throws(PolicyError) in
+        try spec.read(Self.ruleField(direction, deny: deny)) { node throws(PolicyError) in
           try node.items { item throws(PolicyError) in
-            try PolicyRule(reading: item, peerKey: peerKey)
+            if let rule = PolicyRule.commonShape(
+              in: item.tree, at: item.index, direction: direction)
+            {
+              return rule
+            }
+            return try PolicyRule(reading: item, direction: direction)
           }
         } ?? []
       }
@@ -75,10 +79,20 @@ extension PolicyDocument {
     }
   }
 
-  private static let documentKeys = ["apiVersion", "kind", "metadata", "spec"]
-  private static let specKeys = [
+  private static let documentKeys: [StaticString] = ["apiVersion", "kind", "metadata", "spec"]
+  private static let specKeys: [StaticString] = [
     "endpoint", "mode", "policyTypes", "ingress", "egress", "ingressDeny", "egressDeny",
   ]
+
+  /// `ruleKey(direction, deny:)` as a literal, for reading.
+  private static func ruleField(_ direction: PolicyDirection, deny: Bool) -> StaticString {
+    switch (direction, deny) {
+    case (.ingress, false): "ingress"
+    case (.egress, false): "egress"
+    case (.ingress, true): "ingressDeny"
+    case (.egress, true): "egressDeny"
+    }
+  }
 }
 
 extension PolicyNode {
@@ -99,7 +113,7 @@ extension PolicyNode {
 }
 
 extension EndpointRef {
-  private static let keys = ["interface", "netns", "cgroup"]
+  private static let keys: [StaticString] = ["interface", "netns", "cgroup"]
 
   /// Reads `{interface, netns}` or `{cgroup}`.
   init(reading node: PolicyNode) throws(PolicyError) {
@@ -124,13 +138,14 @@ extension EndpointRef {
 }
 
 extension PolicyRule {
-  private static let ingressKeys = ["from", "ports"]
-  private static let egressKeys = ["to", "ports"]
+  private static let ingressKeys: [StaticString] = ["from", "ports"]
+  private static let egressKeys: [StaticString] = ["to", "ports"]
 
-  /// Reads `{from or to: [{ipBlock}], ports: [...]}`; `peerKey` is `from` or `to`.
-  init(reading node: PolicyNode, peerKey: String) throws(PolicyError) {
-    let fields = try node.mapping(keys: peerKey == "from" ? Self.ingressKeys : Self.egressKeys)
-    let peers = try fields.read(peerKey) { node throws(PolicyError) in
+  /// Reads `{from: [{ipBlock}], ports: [...]}` for ingress, `{to: ...}` for egress.
+  init(reading node: PolicyNode, direction: PolicyDirection) throws(PolicyError) {
+    let keys = direction == .ingress ? Self.ingressKeys : Self.egressKeys
+    let fields = try node.mapping(keys: keys)
+    let peers = try fields.read(keys[0]) { node throws(PolicyError) in
       try node.items { item throws(PolicyError) in
         try item.mapping(keys: ["ipBlock"]).required("ipBlock") { block throws(PolicyError) in
           try IPBlock(reading: block)
@@ -145,7 +160,7 @@ extension PolicyRule {
 }
 
 extension IPBlock {
-  private static let keys = ["cidr", "except"]
+  private static let keys: [StaticString] = ["cidr", "except"]
 
   /// Reads `{cidr, except}`.
   init(reading node: PolicyNode) throws(PolicyError) {
@@ -161,6 +176,10 @@ extension IPBlock {
 extension IPPrefix {
   /// Reads a CIDR block.
   init(reading node: PolicyNode) throws(PolicyError) {
+    if let prefix = node.converted { IPPrefix.plainIPv4(utf8: $0) } {
+      self = prefix
+      return
+    }
     let text = try node.string()
     do {
       try self.init(text)
@@ -171,25 +190,49 @@ extension IPPrefix {
 }
 
 extension PortSpec {
-  private static let keys = ["protocol", "port", "endPort"]
+  private static let keys: [StaticString] = ["protocol", "port", "endPort"]
 
   /// Reads `{protocol, port, endPort}`.
   init(reading node: PolicyNode) throws(PolicyError) {
     let fields = try node.mapping(keys: Self.keys)
     self.init(
-      try fields.read("protocol") { node throws(PolicyError) in
-        try node.parsed(
-          IPProtocolName.init,
-          else:
-            "is not a protocol (\(IPProtocolName.allCases.map(\.rawValue).joined(separator: ", ")))"
-        )
-      } ?? .tcp,
+      try fields.read("protocol", Self.readProtocol) ?? .tcp,
       port: try fields.read("port", Self.readPort),
       endPort: try fields.read("endPort", Self.readPort))
   }
 
+  private static func readProtocol(_ node: PolicyNode) throws(PolicyError) -> IPProtocolName {
+    if let name = node.converted(IPProtocolName.init(utf8:)) { return name }
+    return try node.parsed(
+      IPProtocolName.init,
+      else: "is not a protocol (\(IPProtocolName.allCases.map(\.rawValue).joined(separator: ", ")))"
+    )
+  }
+
   private static func readPort(_ node: PolicyNode) throws(PolicyError) -> UInt16 {
-    try node.parsed({ UInt16($0) }, else: "is not a port (1-65535)")
+    if let port = node.converted(Self.decimalPort) { return port }
+    return try node.parsed({ UInt16($0) }, else: "is not a port (1-65535)")
+  }
+
+  /// One to five ASCII digits up to 65535, as `UInt16(_:)` reads them; nil for anything else.
+  static func decimalPort(_ text: UnsafeBufferPointer<UInt8>) -> UInt16? {
+    guard (1...5).contains(text.count) else { return nil }
+    var value = 0
+    for byte in text {
+      guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+      value = value * 10 + Int(byte - UInt8(ascii: "0"))
+    }
+    return UInt16(exactly: value)
+  }
+}
+
+extension IPProtocolName {
+  /// The protocol spelled exactly `text`; nil for anything else.
+  init?(utf8 text: UnsafeBufferPointer<UInt8>) {
+    guard let name = Self.allCases.first(where: { $0.rawValue.utf8.elementsEqual(text) }) else {
+      return nil
+    }
+    self = name
   }
 }
 

@@ -28,28 +28,30 @@ struct PolicyNode {
   /// A plain `~`, `null` or empty value.
   var isNull: Bool { tree.isNull(index) }
 
-  /// A mapping's entries, rejecting keys outside `known` (at most 64) and repeats; null reads as
+  /// A mapping's entries, rejecting keys outside `known` (at most 8) and repeats; null reads as
   /// empty.
-  func mapping(keys known: [String]) throws(PolicyError) -> PolicyFields {
-    if isNull { return PolicyFields(tree: tree, mapping: nil) }
+  func mapping(keys known: [StaticString]) throws(PolicyError) -> PolicyFields {
+    var fields = PolicyFields(tree: tree, known: known)
+    if isNull { return fields }
     guard tree.nodes[index].kind == .mapping else {
       throw error("must be a mapping\(kindSuffix)")
     }
-    var seen: UInt64 = 0  // bit i: known[i] was seen
     var children = tree.children(index)
-    while let key = children.next(), children.next() != nil {
-      guard let name = tree.text(key) else { throw error("has a key that is not a name") }
-      guard let position = known.firstIndex(of: name) else {
+    while let key = children.next(), let value = children.next() {
+      guard let position = known.firstIndex(where: { tree.hasText(key, $0) }) else {
+        guard let name = tree.text(key) else { throw error("has a key that is not a name") }
         throw PolicyError(
           field: name,
-          reason: "is not a known key (expected one of: \(known.joined(separator: ", ")))")
+          reason:
+            "is not a known key (expected one of: \(known.map(\.description).joined(separator: ", ")))"
+        )
       }
-      guard seen & 1 << position == 0 else {
-        throw PolicyError(field: name, reason: "is set more than once")
+      guard fields.values[position] < 0 else {
+        throw PolicyError(field: known[position].description, reason: "is set more than once")
       }
-      seen |= 1 << position
+      fields.values[position] = Int32(value)
     }
-    return PolicyFields(tree: tree, mapping: index)
+    return fields
   }
 
   /// Each item of a sequence read by `read`, errors naming the item `[index]`; null reads as
@@ -60,7 +62,7 @@ struct PolicyNode {
       throw error("must be a list\(kindSuffix)")
     }
     var values: [T] = []
-    values.reserveCapacity(Int(tree.nodes[index].count))
+    values.reserveCapacity(tree.count(index))
     for (position, item) in tree.children(index).enumerated() {
       do {
         values.append(try read(PolicyNode(tree: tree, index: item)))
@@ -87,9 +89,15 @@ struct PolicyNode {
     return value
   }
 
+  /// The scalar's UTF-8 text (empty for a collection) converted by `convert`, without making a
+  /// string; nil when `convert` gives nil.
+  func converted<T>(_ convert: (UnsafeBufferPointer<UInt8>) -> T?) -> T? {
+    tree.withText(index, convert)
+  }
+
   /// The text at `path` under this node when every step is a mapping and the end a scalar,
   /// for naming a document before it is validated.
-  func peek(_ path: String...) -> String? {
+  func peek(_ path: StaticString...) -> String? {
     var current = index
     for key in path {
       guard let next = tree.value(current, key: key) else { return nil }
@@ -126,36 +134,47 @@ struct PolicyNode {
 /// A mapping's entries, read by key; errors of an entry are named by its key.
 struct PolicyFields {
   fileprivate let tree: YAMLTree
-  /// The mapping's node; nil for a null read as empty.
-  fileprivate let mapping: Int?
+  /// The keys the mapping may have.
+  fileprivate let known: [StaticString]
+  /// The value node of each known key; -1 when the key is absent.
+  fileprivate var values = SIMD8<Int32>(repeating: -1)
 
-  /// The entry under `key` when present, even if null.
-  func entry(_ key: String) -> PolicyNode? {
-    guard let mapping, let value = tree.value(mapping, key: key) else { return nil }
-    return PolicyNode(tree: tree, index: value)
+  fileprivate init(tree: YAMLTree, known: [StaticString]) {
+    precondition(known.count <= 8, "a policy mapping has at most 8 keys")
+    self.tree = tree
+    self.known = known
+  }
+
+  /// The entry under `key`, one of the known keys, when present, even if null.
+  func entry(_ key: StaticString) -> PolicyNode? {
+    guard let position = known.firstIndex(where: { $0.utf8Buffer.sameBytes(key.utf8Buffer) }),
+      values[position] >= 0
+    else { return nil }
+    return PolicyNode(tree: tree, index: Int(values[position]))
   }
 
   /// Whether `key` is present (even if null).
-  func contains(_ key: String) -> Bool { entry(key) != nil }
+  func contains(_ key: StaticString) -> Bool { entry(key) != nil }
 
   /// The entry under `key` read by `read` when present and not null, even when `nulls` holds.
-  func read<T>(_ key: String, nulls: Bool = false, _ read: (PolicyNode) throws(PolicyError) -> T)
-    throws(PolicyError) -> T?
-  {
+  func read<T>(
+    _ key: StaticString, nulls: Bool = false, _ read: (PolicyNode) throws(PolicyError) -> T
+  ) throws(PolicyError) -> T? {
     guard let entry = entry(key), nulls || !entry.isNull else { return nil }
     do {
       return try read(entry)
     } catch {
-      throw error.within(key)
+      throw error.within("\(key)")
     }
   }
 
   /// The entry under `key` read by `read`; `hint` follows "is required" when it is missing.
   func required<T>(
-    _ key: String, hint: String = "", _ read: (PolicyNode) throws(PolicyError) -> T
+    _ key: StaticString, hint: String = "", _ read: (PolicyNode) throws(PolicyError) -> T
   ) throws(PolicyError) -> T {
     guard let value = try self.read(key, read) else {
-      throw PolicyError(field: key, reason: "is required" + (hint.isEmpty ? "" : " (\(hint))"))
+      throw PolicyError(
+        field: "\(key)", reason: "is required" + (hint.isEmpty ? "" : " (\(hint))"))
     }
     return value
   }

@@ -22,18 +22,27 @@ struct YAMLReader {
   /// Simple keys longer than this are left to Yams (libyaml allows up to 1024 characters).
   private static let maxKeyBytes = 1000
 
-  /// A reader of `bytes`, which must stay valid while it reads; refuses characters outside the
-  /// subset up front.
-  init(bytes: UnsafeBufferPointer<UInt8>) throws(Unsupported) {
+  /// The documents of `yaml` in order; an empty document is an empty plain scalar, as with Yams.
+  static func documents(_ yaml: String) throws(Unsupported) -> YAMLTree {
+    var text = yaml
+    let tree = text.withUTF8 { bytes -> YAMLTree? in
+      guard var reader = try? YAMLReader(bytes: bytes) else { return nil }
+      return try? reader.documents()
+    }
+    guard let tree else { throw Unsupported() }
+    return tree
+  }
+
+  /// A reader of `bytes`; refuses characters outside the subset up front.
+  private init(bytes: UnsafeBufferPointer<UInt8>) throws(Unsupported) {
     self.bytes = bytes
     ascii = try Self.checkCharacters(bytes)
     // A node takes two bytes of text at the least, ~6 in policies: reserving too much only
     // reserves address space, growing copies the nodes and touches twice the memory.
-    tree = YAMLTree.Builder(capacity: bytes.count / 4)
+    tree = YAMLTree.Builder(source: bytes, capacity: bytes.count / 4)
   }
 
-  /// The documents in order; an empty document is an empty plain scalar, as with Yams.
-  mutating func documents() throws(Unsupported) -> YAMLTree {
+  private mutating func documents() throws(Unsupported) -> YAMLTree {
     // After `---` with no content yet; whether any document began; whether one may start
     // without `---` (only the first).
     var open = false
@@ -100,7 +109,6 @@ struct YAMLReader {
   /// The block mapping opened at `index`, whose keys are at column `indent`; the position is
   /// at the first key's `:`.
   private mutating func blockMapping(indent: Int, index: Int) throws(Unsupported) {
-    var count = 0
     while true {
       offset += 1  // the `:`
       skipSpaces()
@@ -123,12 +131,11 @@ struct YAMLReader {
         }
         try endOfInlineValue(parent: indent)
       }
-      count += 1
       guard let next = lineIndent, next >= indent else { break }
       guard next == indent else { throw Unsupported() }
       try blockKey()
     }
-    tree.close(index, count: count)
+    tree.close(index)
   }
 
   /// A key of a block mapping, on one line, followed by `:` and a space or the line's end.
@@ -144,7 +151,6 @@ struct YAMLReader {
   private mutating func blockSequence(indent: Int) throws(Unsupported) {
     let (line, column) = mark()
     let index = tree.open(.sequence, line: line, column: column)
-    var count = 0
     repeat {
       offset += 1  // the `-`
       skipSpaces()
@@ -159,11 +165,10 @@ struct YAMLReader {
       } else {
         try blockNode(parent: indent)
       }
-      count += 1
       guard let next = lineIndent, next >= indent else { break }
       guard next == indent else { throw Unsupported() }
     } while byte(0) == .dash && isBlankOrEnd(1)
-    tree.close(index, count: count)
+    tree.close(index)
   }
 
   /// After a value written on its key's or entry's line: only a comment may follow, and the
@@ -177,7 +182,7 @@ struct YAMLReader {
 
   /// A missing value: an empty plain scalar at `position`.
   private mutating func missingValue(at position: (line: Int, column: Int)) {
-    tree.scalar("", plain: true, line: position.line, column: position.column)
+    tree.scalar(offset..<offset, plain: true, line: position.line, column: position.column)
   }
 
   // MARK: Flow context
@@ -189,7 +194,6 @@ struct YAMLReader {
     let close = isSequence ? UInt8.closeBracket : .closeBrace
     let index = tree.open(isSequence ? .sequence : .mapping, line: line, column: column)
     offset += 1
-    var count = 0
     while true {
       try skipFlowSpace()
       if byte(0) == close { break }
@@ -208,7 +212,6 @@ struct YAMLReader {
         guard byte(0) != .comma, byte(0) != close else { throw Unsupported() }
         try flowValue()
       }
-      count += 1
       if byte(0) == .comma {
         offset += 1
       } else {
@@ -217,7 +220,7 @@ struct YAMLReader {
       }
     }
     offset += 1
-    tree.close(index, count: count)
+    tree.close(index)
   }
 
   /// A node inside a flow collection, and the space after it; a plain scalar continued on the
@@ -261,14 +264,18 @@ struct YAMLReader {
   private mutating func scalar(flow: Bool) throws(Unsupported) {
     let (line, column) = mark()
     switch byte(0) {
-    case .doubleQuote: tree.scalar(try doubleQuoted(), plain: false, line: line, column: column)
-    case .singleQuote: tree.scalar(try singleQuoted(), plain: false, line: line, column: column)
-    default: tree.scalar(try plain(flow: flow), plain: true, line: line, column: column)
+    case .doubleQuote, .singleQuote:
+      let double = byte(0) == .doubleQuote
+      let start = tree.texts.count
+      let range = double ? try doubleQuoted() : try singleQuoted()
+      tree.scalar(range ?? start..<tree.texts.count, plain: false, line: line, column: column)
+    default:
+      tree.scalar(try plain(flow: flow), plain: true, line: line, column: column)
     }
   }
 
   /// A plain scalar to the end of its line, a comment, a `: `, or (in flow) an indicator.
-  private mutating func plain(flow: Bool) throws(Unsupported) -> String {
+  private mutating func plain(flow: Bool) throws(Unsupported) -> Range<Int> {
     let first = byte(0)
     switch first {
     case .comma, .openBracket, .closeBracket, .openBrace, .closeBrace, .hash, .ampersand,
@@ -284,6 +291,11 @@ struct YAMLReader {
     var end = offset
     scan: while true {
       let current = byte(0)
+      if !Self.mayEndPlain(current) {
+        offset += 1
+        end = offset
+        continue scan
+      }
       switch current {
       case .newline, 0: break scan
       case .space:
@@ -301,65 +313,68 @@ struct YAMLReader {
       offset += 1
       end = offset
     }
-    return text(start..<end)
+    return start..<end
   }
 
-  /// `'...'` on one line, `''` standing for `'`.
-  private mutating func singleQuoted() throws(Unsupported) -> String {
+  /// `'...'` on one line, `''` standing for `'`: the text's range in the source, or nil when
+  /// it had to be unescaped to the tree's texts.
+  private mutating func singleQuoted() throws(Unsupported) -> Range<Int>? {
     offset += 1
     let start = offset
-    var escaped: [UInt8]?
+    var escaped = false
     while true {
       let current = byte(0)
       guard current != .newline && current != 0 else { throw Unsupported() }
       if current == .singleQuote {
         guard byte(1) == .singleQuote else { break }
-        if escaped == nil { escaped = Array(bytes[start..<offset]) }
-        escaped!.append(.singleQuote)
+        if !escaped { tree.appendText(bytes[start..<offset]) }
+        escaped = true
+        tree.appendText(.singleQuote)
         offset += 2
         continue
       }
-      escaped?.append(current)
+      if escaped { tree.appendText(current) }
       offset += 1
     }
-    let value = escaped.map { String(decoding: $0, as: UTF8.self) } ?? text(start..<offset)
     offset += 1
-    return value
+    return escaped ? nil : start..<offset - 1
   }
 
-  /// `"..."` on one line, with libyaml's escapes.
-  private mutating func doubleQuoted() throws(Unsupported) -> String {
+  /// `"..."` on one line, with libyaml's escapes: the text's range in the source, or nil when it
+  /// had to be unescaped to the tree's texts.
+  private mutating func doubleQuoted() throws(Unsupported) -> Range<Int>? {
     offset += 1
     let start = offset
-    var escaped: [UInt8]?
+    var escaped = false
     while true {
       let current = byte(0)
       guard current != .newline && current != 0 else { throw Unsupported() }
       if current == .doubleQuote { break }
       guard current == .backslash else {
-        escaped?.append(current)
+        if escaped { tree.appendText(current) }
         offset += 1
         continue
       }
-      if escaped == nil { escaped = Array(bytes[start..<offset]) }
+      if !escaped { tree.appendText(bytes[start..<offset]) }
+      escaped = true
       let code = byte(1)
       offset += 2
       var digits = 0
       switch code {
-      case UInt8(ascii: "0"): escaped!.append(0)
-      case UInt8(ascii: "a"): escaped!.append(0x07)
-      case UInt8(ascii: "b"): escaped!.append(0x08)
-      case UInt8(ascii: "t"): escaped!.append(0x09)
-      case UInt8(ascii: "n"): escaped!.append(0x0A)
-      case UInt8(ascii: "v"): escaped!.append(0x0B)
-      case UInt8(ascii: "f"): escaped!.append(0x0C)
-      case UInt8(ascii: "r"): escaped!.append(0x0D)
-      case UInt8(ascii: "e"): escaped!.append(0x1B)
-      case .space, .doubleQuote, .slash, .backslash: escaped!.append(code)
-      case UInt8(ascii: "N"): escaped! += [0xC2, 0x85]
-      case UInt8(ascii: "_"): escaped! += [0xC2, 0xA0]
-      case UInt8(ascii: "L"): escaped! += [0xE2, 0x80, 0xA8]
-      case UInt8(ascii: "P"): escaped! += [0xE2, 0x80, 0xA9]
+      case UInt8(ascii: "0"): tree.appendText(0)
+      case UInt8(ascii: "a"): tree.appendText(0x07)
+      case UInt8(ascii: "b"): tree.appendText(0x08)
+      case UInt8(ascii: "t"): tree.appendText(0x09)
+      case UInt8(ascii: "n"): tree.appendText(0x0A)
+      case UInt8(ascii: "v"): tree.appendText(0x0B)
+      case UInt8(ascii: "f"): tree.appendText(0x0C)
+      case UInt8(ascii: "r"): tree.appendText(0x0D)
+      case UInt8(ascii: "e"): tree.appendText(0x1B)
+      case .space, .doubleQuote, .slash, .backslash: tree.appendText(code)
+      case UInt8(ascii: "N"): tree.appendText([0xC2, 0x85])
+      case UInt8(ascii: "_"): tree.appendText([0xC2, 0xA0])
+      case UInt8(ascii: "L"): tree.appendText([0xE2, 0x80, 0xA8])
+      case UInt8(ascii: "P"): tree.appendText([0xE2, 0x80, 0xA9])
       case UInt8(ascii: "x"): digits = 2
       case UInt8(ascii: "u"): digits = 4
       case UInt8(ascii: "U"): digits = 8
@@ -373,11 +388,10 @@ struct YAMLReader {
         offset += 1
       }
       guard let scalar = Unicode.Scalar(value) else { throw Unsupported() }
-      escaped! += Array(String(Character(scalar)).utf8)
+      tree.appendText(String(Character(scalar)).utf8)
     }
-    let value = escaped.map { String(decoding: $0, as: UTF8.self) } ?? text(start..<offset)
     offset += 1
-    return value
+    return escaped ? nil : start..<offset - 1
   }
 
   // MARK: Lines and positions
@@ -398,11 +412,13 @@ struct YAMLReader {
 
   /// The indentation of the current line when the position is at its first character; nil at
   /// the end or at a document marker.
+  @inline(__always)
   private var lineIndent: Int? {
     offset >= bytes.count || isDocumentMarker ? nil : column
   }
 
   /// `---` or `...` at the start of a line, followed by a space or the line's end.
+  @inline(__always)
   private var isDocumentMarker: Bool {
     guard offset == lineStart, offset + 3 <= bytes.count else { return false }
     let first = bytes[offset]
@@ -421,6 +437,7 @@ struct YAMLReader {
     }
   }
 
+  @inline(__always)
   private mutating func skipSpaces() {
     while byte(0) == .space { offset += 1 }
   }
@@ -429,6 +446,7 @@ struct YAMLReader {
     while byte(0) != .newline && byte(0) != 0 { offset += 1 }
   }
 
+  @inline(__always)
   private mutating func newline() {
     offset += 1
     line += 1
@@ -436,24 +454,29 @@ struct YAMLReader {
   }
 
   /// The byte `ahead` of the position; 0 past the end (a NUL in the text is refused).
+  @inline(__always)
   private func byte(_ ahead: Int) -> UInt8 {
     offset + ahead < bytes.count ? bytes[offset + ahead] : 0
   }
 
+  @inline(__always)
   private func isBlankOrEnd(_ ahead: Int) -> Bool {
     let value = byte(ahead)
     return value == .space || value == .newline || value == 0
   }
 
   /// The end of the line's content: its end, or a comment.
+  @inline(__always)
   private func isLineEnd(_ ahead: Int) -> Bool {
     let value = byte(ahead)
     return value == .newline || value == 0 || value == .hash
   }
 
+  @inline(__always)
   private var column: Int { offset - lineStart }
 
   /// The position as Yams gives it: line and column from 1, columns counted in characters.
+  @inline(__always)
   private func mark() -> (line: Int, column: Int) {
     if ascii { return (line, column + 1) }
     var characters = 1
@@ -461,8 +484,14 @@ struct YAMLReader {
     return (line, characters)
   }
 
-  private func text(_ range: Range<Int>) -> String {
-    String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+  /// Whether `value` is a byte `plain(flow:)` must look at: one that may end a plain scalar or
+  /// start a comment after it (a line break, a space, `:`, `,`, a bracket or brace), or 0.
+  @inline(__always)
+  private static func mayEndPlain(_ value: UInt8) -> Bool {
+    // Bit n: byte n (below 64) or byte 64 + n (below 128).
+    let low: UInt64 = 1 << 0 | 1 << 0x0A | 1 << 0x20 | 1 << 0x2C | 1 << 0x3A
+    let high: UInt64 = 1 << (0x5B - 64) | 1 << (0x5D - 64) | 1 << (0x7B - 64) | 1 << (0x7D - 64)
+    return value < 64 ? low >> value & 1 != 0 : value < 128 && high >> (value - 64) & 1 != 0
   }
 
   private static func isFlowIndicator(_ value: UInt8) -> Bool {

@@ -265,6 +265,10 @@ final class PolicyEndToEndTests: XCTestCase {
     XCTAssertTrue(output.contains("limited to 4.0 MiB"), output)
     XCTAssertEqual(try generation(), 1)
     XCTAssertFalse(try TestTraffic.tcp(network, network.serverAddress, 81), "policy still enforced")
+    // Each refused request's sources were being stored while it was checked: nothing is left.
+    let stored = try FileManager.default.contentsOfDirectory(
+      atPath: daemon.directory.appendingPathComponent("policy/generations").path)
+    XCTAssertEqual(stored, ["1.json"])
   }
 
   /// A policy with `count` distinct /32 rules: more entries than the test capacity (4096 × 2

@@ -86,13 +86,17 @@ import Testing
       endpoints: [StoredEndpoint(endpoint: .interface(name: "eth0", netns: "web"), id: 3)])
   }
 
+  private func save(_ record: StoredGeneration, in store: PolicyStore) throws {
+    try store.begin(record.generation, sources: record.sources).finish(record)
+  }
+
   @Test func savesLoadsAndKeepsTheNewest() throws {
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let store = PolicyStore(directory: directory, keep: 3)
     #expect(store.current() == nil)
     #expect(try store.load(1) == nil)
-    for generation in 1...5 as ClosedRange<UInt64> { try store.save(record(generation)) }
+    for generation in 1...5 as ClosedRange<UInt64> { try save(record(generation), in: store) }
     try store.setCurrent(5)
     #expect(try store.generations() == [3, 4, 5])
     #expect(try store.load(4) == record(4))
@@ -100,11 +104,25 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: "\(directory)/current.tmp"))
   }
 
+  /// A rejected request's generation: its sources were written, then discarded.
+  @Test func discardedGenerationLeavesNothing() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = PolicyStore(directory: directory)
+    try save(record(1), in: store)
+    let tentative = try store.begin(2, sources: record(2).sources)
+    #expect(try store.generations() == [1])
+    tentative.discard()
+    #expect(try store.generations() == [1])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: "\(directory)/generations") == ["1.json"])
+  }
+
   @Test func unreadableGenerationNamesTheFile() throws {
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let store = PolicyStore(directory: directory)
-    try store.save(record(1))
+    try save(record(1), in: store)
     try "{not json".write(
       toFile: "\(directory)/generations/1.json", atomically: true, encoding: .utf8)
     #expect(throws: AgentError.self) { try store.load(1) }

@@ -5,11 +5,7 @@ import Testing
 
 /// The fast reader's documents, or nil when it leaves the text to Yams.
 private func fastDocuments(_ yaml: String) -> YAMLTree? {
-  var text = yaml
-  return text.withUTF8 { bytes in
-    guard var reader = try? YAMLReader(bytes: bytes) else { return nil }
-    return try? reader.documents()
-  }
+  try? YAMLReader.documents(yaml)
 }
 
 /// A tree to write: what policy documents hold, before a style is chosen.
@@ -232,9 +228,9 @@ extension Shape {
         return
       }
       guard fast == expected else {
-        let first = zip(fast.nodes, expected.nodes).enumerated().first { _, pair in
-          YAMLTree(nodes: [pair.0], roots: []) != YAMLTree(nodes: [pair.1], roots: [])
-        }
+        let first = fast.nodes.indices.first { index in
+          index >= expected.nodes.count || !fast.sameNode(index, as: expected, index)
+        }.map { index in (index, fast.text(index), fast.nodes[index]) }
         Issue.record(
           """
           seed \(seed) (rerun with YAML_SEED=\(seed)) round \(round): documents at \
