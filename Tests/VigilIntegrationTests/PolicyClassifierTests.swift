@@ -166,6 +166,53 @@ final class PolicyClassifierTests: XCTestCase {
     XCTAssertNil(try datapath.active())
   }
 
+  /// A generation larger than the spare slot was made for gets maps of its own size (waiting for
+  /// a grace period then); the next spare is made for it, so the one after does not wait.
+  func testAGenerationThatOutgrowsTheSpareGetsMapsOfItsOwnSize() throws {
+    let datapath = try makeDatapath()
+    try install(try compile(Self.policy), generation: 1, on: datapath)
+    try datapath.prepareSpare()
+    var yaml = """
+      apiVersion: vigil/v1
+      kind: NetworkPolicy
+      metadata: {name: many}
+      spec:
+        endpoint: {interface: lo}
+        policyTypes: [Ingress]
+        ingress:
+
+      """
+    for index in 0..<200 {
+      yaml += """
+            - from: [{ipBlock: {cidr: 10.\(index / 256).\(index % 256).0/24, except: [10.\(index / 256).\(index % 256).128/25]}}]
+              ports: [{protocol: TCP, port: 80}]
+
+        """
+    }
+    let large = try compile(yaml)
+    XCTAssertGreaterThan(large.lines.boundaries.count, 256)
+    let grown = try datapath.install(
+      generation: 2, line: large.lines.boundaries, values: large.lines.values,
+      endpointPolicies: large.endpointPolicies, counterCount: large.counters.count)
+    XCTAssertGreaterThan(grown.slotNanoseconds, 0, "the spare was big enough after all")
+    let workload = IPAddress("127.0.0.1")!
+    func packet(from source: String) -> [UInt8] {
+      TestPacket.make(
+        source: IPAddress(source)!, destination: workload, protocol: 6,
+        sourcePort: nextSourcePort(), destinationPort: 80)
+    }
+    XCTAssertTrue(try passes(datapath, .ingress, packet(from: "10.0.43.7")))
+    XCTAssertFalse(try passes(datapath, .ingress, packet(from: "10.0.43.200")), "an except")
+    XCTAssertFalse(try passes(datapath, .ingress, packet(from: "10.0.201.1")), "past the last rule")
+
+    try datapath.prepareSpare()
+    let next = try datapath.install(
+      generation: 3, line: large.lines.boundaries, values: large.lines.values,
+      endpointPolicies: large.endpointPolicies, counterCount: large.counters.count)
+    XCTAssertEqual(next.slotNanoseconds, 0)
+    XCTAssertTrue(try passes(datapath, .ingress, packet(from: "10.0.199.1")))
+  }
+
   private func nextSourcePort() -> UInt16 {
     sourcePort += 1
     return sourcePort
