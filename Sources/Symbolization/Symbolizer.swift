@@ -87,9 +87,13 @@ public final class Symbolizer: @unchecked Sendable {
       "/proc/\(pid)/map_files/\(String(mapping.start, radix: 16))-\(String(mapping.end, radix: 16))"
     let inRoot = "/proc/\(pid)/root\(path)"
     let candidates = isDeleted ? [mapFile, inRoot] : [inRoot, path, mapFile]
-    let table = candidates.lazy.compactMap {
-      try? ELFSymbolTable(contentsOf: $0, expectedInode: mapping.inode)
-    }.first
+    // A plain loop: in release builds (Swift 6.3) `lazy.compactMap { try? ... }.first` trapped
+    // when a candidate threw (a process gone before its stack was symbolized) instead of trying
+    // the next one.
+    var table: ELFSymbolTable?
+    for candidate in candidates where table == nil {
+      table = try? ELFSymbolTable(contentsOf: candidate, expectedInode: mapping.inode)
+    }
     files.insert(table, for: key)
     return table
   }
