@@ -61,14 +61,22 @@ final class BlockingProbesTests: XCTestCase {
     }
   }
 
-  func testReportsSleepFutexAndPipeEpisodesOfTheTargetOnly() throws {
+  /// Fresh probes with a 50 ms futex threshold and `offcpuThreshold`, waking the reader at once,
+  /// and a collector of what they report (stop it when done).
+  private func probesReporting(offcpuThreshold: UInt64, ringBufferBytes: UInt32 = 1 << 20) throws
+    -> (BlockingProbes, Collector)
+  {
     let probes = try BlockingProbes(
-      pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: Logger(label: "test"))
+      pinRoot: pinRoot, ringBufferBytes: ringBufferBytes, logger: Logger(label: "test"))
     try probes.apply(
       ProbeSettings(
-        offcpuThresholdNanoseconds: 50_000_000, futexThresholdNanoseconds: 50_000_000,
+        offcpuThresholdNanoseconds: offcpuThreshold, futexThresholdNanoseconds: 50_000_000,
         wakeupBytes: 1))
-    let collector = try Collector(probes: probes)
+    return (probes, try Collector(probes: probes))
+  }
+
+  func testReportsSleepFutexAndPipeEpisodesOfTheTargetOnly() throws {
+    let (probes, collector) = try probesReporting(offcpuThreshold: 50_000_000)
     defer { collector.stop() }
 
     let target = try Workload(rounds: 2)
@@ -126,13 +134,7 @@ final class BlockingProbesTests: XCTestCase {
   /// Threads keep the target they were found under only until the target sets change: a new
   /// target id is picked up, and an unwatched process is no longer reported.
   func testTargetChangesReachThreadsThatAlreadyBlocked() throws {
-    let probes = try BlockingProbes(
-      pinRoot: pinRoot, ringBufferBytes: 1 << 20, logger: Logger(label: "test"))
-    try probes.apply(
-      ProbeSettings(
-        offcpuThresholdNanoseconds: 50_000_000, futexThresholdNanoseconds: 50_000_000,
-        wakeupBytes: 1))
-    let collector = try Collector(probes: probes)
+    let (probes, collector) = try probesReporting(offcpuThreshold: 50_000_000)
     defer { collector.stop() }
     let target = try Workload(rounds: 8)  // the sleeper sleeps 200 ms a round
     defer { target.kill() }
@@ -183,12 +185,7 @@ final class BlockingProbesTests: XCTestCase {
   /// Under 1 ms thresholds the stack is taken at switch-out and the episode written at
   /// switch-in (no task work): every sleep is reported, with the same details.
   func testZeroThresholdReportsEverySleepWithStackAndWaker() throws {
-    let probes = try BlockingProbes(
-      pinRoot: pinRoot, ringBufferBytes: 1 << 22, logger: Logger(label: "test"))
-    try probes.apply(
-      ProbeSettings(
-        offcpuThresholdNanoseconds: 0, futexThresholdNanoseconds: 50_000_000, wakeupBytes: 1))
-    let collector = try Collector(probes: probes)
+    let (probes, collector) = try probesReporting(offcpuThreshold: 0, ringBufferBytes: 1 << 22)
     defer { collector.stop() }
     let target = try Workload(rounds: 1)
     try probes.watchProcess(target.pid, targetID: 3)
