@@ -1,4 +1,6 @@
 import AgentConfig
+import BPFCore
+import CVigilABI
 import ControlAPI
 import Foundation
 import XCTest
@@ -183,6 +185,22 @@ final class DaemonTests: XCTestCase {
       ])
     XCTAssertNotEqual(status, 0)
     XCTAssertTrue(output.contains("needs root"), output)
+  }
+
+  /// An upgrade across ABI versions: what the older vigild pinned (its links keep enforcing
+  /// until then) is removed once this one has its own programs and policy in place.
+  func testPinsOfAnOlderABIVersionAreRemoved() throws {
+    let pinRoot = TestEnvironment.makePinRoot()
+    let older = "\(pinRoot)/policy-v\(VIGIL_ABI_VERSION - 1)"
+    try BPFPin.makeDirectory(older)
+    let map = try BPFMap<UInt32, UInt64>.create(type: .array, name: "vigil_old", maxEntries: 1)
+    try map.pin(at: "\(older)/vigil_old")
+    let daemon = try Daemon(config: Self.quietConfig, pinRoot: pinRoot)
+    daemons.append(daemon)
+    try daemon.waitUntilReady()
+    XCTAssertFalse(BPFPin.exists(older), "older pins kept")
+    XCTAssertTrue(BPFPin.exists("\(pinRoot)/policy-v\(VIGIL_ABI_VERSION)/vigil_pol_state"))
+    XCTAssertTrue(daemon.stderr.contains("removed pins of an older vigild"), daemon.stderr)
   }
 
   func testRestartAfterKillReadoptsPinnedProgramsWithoutAttachingTwice() throws {
