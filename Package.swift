@@ -44,7 +44,11 @@ let package = Package(
     // Reads a running Go process's goroutines and threads with process_vm_readv (no libbpf).
     .target(name: "GoProcess", dependencies: ["GoRuntime", "GoroutineModel"]),
     .target(name: "AgentConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
-    .target(name: "Policy", dependencies: ["CVigilABI", .product(name: "Yams", package: "Yams")]),
+    // Policy files read from disk (no parsing): shared by the CLI, which must stay small.
+    .target(name: "PolicyFiles"),
+    .target(
+      name: "Policy",
+      dependencies: ["CVigilABI", "PolicyFiles", .product(name: "Yams", package: "Yams")]),
     .target(name: "ControlAPI", dependencies: ["GoroutineModel"], exclude: ["openapi.yaml"]),
     .target(name: "ControlHTTP"),
 
@@ -74,16 +78,17 @@ let package = Package(
     .executableTarget(
       name: "vigild",
       dependencies: [
-        "Agent", "AgentConfig",
+        "Agent", "AgentConfig", "Policy",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
+    // The CLI links neither Foundation nor Yams: it starts in a few milliseconds.
     .executableTarget(
       name: "vigil",
       dependencies: [
-        "ControlAPI", "ControlHTTP", "Policy",
+        "ControlAPI", "ControlHTTP", "PolicyFiles",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

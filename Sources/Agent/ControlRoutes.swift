@@ -3,6 +3,7 @@ import ControlAPI
 import ControlHTTP
 import Foundation
 import GoProcess
+import Policy
 
 /// Serves the control API from the daemon's state.
 public struct ControlRoutes: Sendable {
@@ -110,15 +111,40 @@ public struct ControlRoutes: Sendable {
     }
   }
 
+  /// The policy files of a `multipart/form-data` body (`curl -F policy=@web.yaml`), each named by
+  /// its file name (else its field name).
+  private static func policySources(form body: [UInt8], boundary: String)
+    throws(PolicyServiceError) -> [PolicySource]
+  {
+    let parts: [FormPart]
+    do {
+      parts = try MultipartForm.parts(of: body, boundary: boundary)
+    } catch {
+      throw PolicyServiceError(400, "request body is not multipart/form-data: \(error)")
+    }
+    var sources: [PolicySource] = []
+    for part in parts {
+      let source = part.filename ?? part.name
+      guard let yaml = String(validating: part.content, as: UTF8.self) else {
+        throw PolicyServiceError(PolicyError(source: source, reason: "is not UTF-8 text"))
+      }
+      sources.append(PolicySource(source: source, yaml: yaml))
+    }
+    return sources
+  }
+
   private func policyRoute(_ request: HTTPRequest) -> HTTPResponse {
     guard let policy else { return error(503, ErrorResponse("network policy is not enabled")) }
     func sources() throws(PolicyServiceError) -> [PolicySource] {
+      if let boundary = MultipartForm.boundary(contentType: request.headers["content-type"]) {
+        return try Self.policySources(form: request.body, boundary: boundary)
+      }
       do {
         return try PolicyJSON.decodeRequest(request.body).sources
       } catch {
         throw PolicyServiceError(
           400,
-          "request body is not a policy request ({\"sources\": [{\"source\", \"yaml\"}]}): \(error)"
+          "request body is not a policy request ({\"sources\": [{\"source\", \"yaml\"}]} or multipart/form-data files): \(error)"
         )
       }
     }

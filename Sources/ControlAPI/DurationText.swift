@@ -1,5 +1,3 @@
-import Foundation
-
 /// Durations written for people: `250ms`, `1.5s`, `500us`, `100ns`.
 public enum DurationText {
   private static let units: [String: UInt64] = [
@@ -11,9 +9,9 @@ public enum DurationText {
 
   /// Nanoseconds in `text`: a decimal number followed by `ns`, `us` (or `µs`), `ms` or `s`.
   public static func parse(_ text: String) throws(DurationParseError) -> UInt64 {
-    let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+    let trimmed = trimmingWhitespace(text.lowercased()[...])
     let number = trimmed.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
-    let suffix = trimmed.dropFirst(number.count).trimmingCharacters(in: .whitespaces)
+    let suffix = trimmingWhitespace(trimmed.dropFirst(number.count))
     guard let unit = units[suffix] else {
       let reason = suffix.isEmpty ? "missing unit (ns, us, ms or s)" : "unknown unit '\(suffix)'"
       throw DurationParseError(text: text, reason: number.isEmpty ? "expected a number" : reason)
@@ -47,6 +45,10 @@ public enum DurationText {
     }
     let (suffix, unit) = displayUnits[index]
     return "\(tenths(unit) / 10).\(tenths(unit) % 10)\(suffix)"
+  }
+
+  private static func trimmingWhitespace(_ text: Substring) -> String {
+    String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
   }
 
   private static func powerOfTen(_ exponent: Int) -> UInt64 {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The JSON coding used on the wire and in the event log: camelCase keys in sorted, stable order.
 public enum WireJSON {

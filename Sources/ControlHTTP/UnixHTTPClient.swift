@@ -16,11 +16,13 @@ public struct UnixHTTPClient: Sendable {
     self.timeoutSeconds = timeoutSeconds
   }
 
-  /// Sends a request (a `body` goes as `application/json`) and returns the status and whole body.
-  public func request(method: String, path: String, body: [UInt8]? = nil) throws -> (
-    status: Int, body: [UInt8]
-  ) {
-    try exchange(method: method, path: path, body: body, timeout: timeoutSeconds) { response in
+  /// Sends a request (a `body` of `contentType`) and returns the status and whole body.
+  public func request(
+    method: String, path: String, body: [UInt8]? = nil, contentType: String = "application/json"
+  ) throws -> (status: Int, body: [UInt8]) {
+    try exchange(
+      method: method, path: path, body: body.map { ($0, contentType) }, timeout: timeoutSeconds
+    ) { response in
       (response.status, try Self.readBody(&response))
     }
   }
@@ -55,21 +57,23 @@ public struct UnixHTTPClient: Sendable {
 
   /// Connects, sends the request, reads the response head and runs `read` on the response.
   private func exchange<T>(
-    method: String, path: String, body: [UInt8]?, timeout: Int?,
+    method: String, path: String, body: (bytes: [UInt8], contentType: String)?, timeout: Int?,
     read: (inout ResponseReader) throws -> T
   ) throws -> T {
     let fd = try connect(timeout: timeout)
     defer { close(fd) }
     var head =
       "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: vigil\r\nAccept: */*\r\n"
-    if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+    if let body {
+      head += "Content-Type: \(body.contentType)\r\nContent-Length: \(body.bytes.count)\r\n"
+    }
     head += "Connection: close\r\n\r\n"
     // A server may answer early (e.g. 413) and close while the body is still going out:
     // then the answer is read, and the write error reported only if there is none.
     var sendError: SystemCallError?
     do {
       try UnixSocket.send(fd, Array(head.utf8))
-      if let body { try UnixSocket.send(fd, body) }
+      if let body { try UnixSocket.send(fd, body.bytes) }
     } catch let error as SystemCallError where error.code == EPIPE || error.code == ECONNRESET {
       sendError = error
     } catch let error as SystemCallError {

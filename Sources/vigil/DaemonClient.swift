@@ -21,10 +21,14 @@ struct DaemonClient {
       type, try checked(try http.request(method: "POST", path: path, body: WireJSON.encode(body))))
   }
 
-  /// A successful `POST` of the JSON `body` (empty when the query says it all), its answer
-  /// decoded.
-  func post<T: Decodable>(_ path: String, json body: [UInt8], answer type: T.Type) throws -> T {
-    try decode(type, try checked(try http.request(method: "POST", path: path, body: body)))
+  /// A successful `POST` of `body`, of `contentType`, its answer decoded.
+  func post<T: Decodable>(
+    _ path: String, body: [UInt8], contentType: String, answer type: T.Type
+  ) throws -> T {
+    try decode(
+      type,
+      try checked(
+        try http.request(method: "POST", path: path, body: body, contentType: contentType)))
   }
 
   /// A successful `DELETE`.

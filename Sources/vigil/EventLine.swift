@@ -1,5 +1,6 @@
 import ControlAPI
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One event per line for people: time, kind, pid/tid, comm, duration, state, waker, stack.
 enum EventLine {

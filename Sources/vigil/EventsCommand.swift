@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlAPI
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `vigil events`: recent blocking events, or a live stream of them.
 struct EventsCommand: ParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ControlAPI
-import Foundation
+import FoundationEssentials
 
 /// `vigil goroutines --pid N`: a Go process's goroutines, read from outside, grouped.
 struct GoroutinesCommand: ParsableCommand {
@@ -45,7 +45,7 @@ struct GoroutinesCommand: ParsableCommand {
             group.states.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(
               separator: ","),
             group.waitReason ?? "-",
-            group.longestParkedSeconds.map { String(format: "%.0fs", $0) } ?? "-",
+            group.longestParkedSeconds.map { fixed($0, 0) + "s" } ?? "-",
             "\(group.creationFunction ?? "?") \(Self.location(group.creationFile, group.creationLine))",
             group.blockingFunction.map {
               "\($0) \(Self.location(group.blockingFile, group.blockingLine))"
@@ -57,12 +57,13 @@ struct GoroutinesCommand: ParsableCommand {
 
   private func runTrace(seconds: Double) throws {
     let answer = try socket.client.post(
-      "\(APIPath.goroutinesTrace)?pid=\(pid)&seconds=\(seconds)", json: [],
+      "\(APIPath.goroutinesTrace)?pid=\(pid)&seconds=\(seconds)", body: [],
+      contentType: "application/json",
       answer: GoroutineTraceResponse.self)
     if json { return try printJSON(answer) }
     let trace = answer.trace
     print(
-      "pid \(answer.pid), traced \(String(format: "%.1f", answer.seconds)) s: \(trace.changes) status changes of \(trace.goroutines) goroutines, \(answer.lost) lost"
+      "pid \(answer.pid), traced \(fixed(answer.seconds, 1)) s: \(trace.changes) status changes of \(trace.goroutines) goroutines, \(answer.lost) lost"
     )
     printTable(
       [["CHANGES", "FROM", "TO"]] + trace.byChange.map { ["\($0.count)", $0.from, $0.to] })
@@ -108,7 +109,7 @@ struct LeaksCommand: ParsableCommand {
         + answer.leaks.map { leak in
           [
             "\(leak.pid)", "\(leak.count)", leak.waitReason,
-            String(format: "%.0fs", leak.parkedSeconds),
+            fixed(leak.parkedSeconds, 0) + "s",
             "\(leak.creationFunction) \(GoroutinesCommand.location(leak.creationFile, leak.creationLine))",
             leak.blockingFunction ?? "-", leak.growing ? "yes" : "no",
             leak.threads.map { summary in

@@ -1,7 +1,9 @@
 import ArgumentParser
 import ControlAPI
-import Foundation
-import Policy
+import ControlHTTP
+import FoundationEssentials
+import Glibc
+import PolicyFiles
 
 /// `vigil policy`: network policy enforced by vigild.
 struct PolicyCommand: ParsableCommand {
@@ -25,17 +27,19 @@ struct PolicyFileOptions: ParsableArguments {
       valueName: "file|dir"))
   var file: String
 
-  /// The request carrying every file's text, as JSON.
-  func requestJSON() throws -> [UInt8] { PolicyJSON.encode(try request()) }
-
-  /// The request carrying every file's text.
-  func request() throws -> PolicyRequest {
+  /// POSTs the files as they are, one `multipart/form-data` part each, to `path`.
+  func post<T: Decodable>(to path: String, via client: DaemonClient, answer: T.Type) throws -> T {
+    let files: [PolicyFile]
     do {
-      return PolicyRequest(
-        sources: try PolicyLoader.texts(path: file).map { PolicySource(source: $0, yaml: $1) })
+      files = try PolicyFiles.read(file)
     } catch {
       throw CLIError("\(error)")
     }
+    let parts = files.map { FormPart(name: "policy", filename: $0.path, content: $0.bytes[...]) }
+    let boundary = MultipartForm.boundary(avoiding: parts.map(\.content))
+    return try client.post(
+      path, body: MultipartForm.body(parts, boundary: boundary),
+      contentType: MultipartForm.contentType(boundary: boundary), answer: answer)
   }
 }
 
@@ -54,8 +58,8 @@ struct PolicyApplyCommand: ParsableCommand {
   @Flag(help: "Print the daemon's JSON answer.") var json = false
 
   func run() throws {
-    let answer = try socket.client.post(
-      APIPath.policy, json: try files.requestJSON(), answer: PolicyApplyResponse.self)
+    let answer = try files.post(
+      to: APIPath.policy, via: socket.client, answer: PolicyApplyResponse.self)
     if json { return try printJSON(answer) }
     printApplied(answer)
   }
@@ -68,12 +72,11 @@ func printApplied(_ answer: PolicyApplyResponse) {
   for change in answer.changes { print("  \(change)") }
   if answer.changes.isEmpty { print("  no policy changed") }
   let timing = answer.timing
-  let storeWait = timing.storeWaitMs.map { String(format: ", store wait %.2f ms", $0) } ?? ""
+  let storeWait = timing.storeWaitMs.map { ", store wait \(fixed($0, 2)) ms" } ?? ""
   print(
-    String(
-      format: "took %.2f ms: compile %.2f ms, attach %.2f ms, slot %.2f ms, fill %.2f ms",
-      timing.totalMs, timing.compileMs, timing.attachMs, timing.slotMs, timing.fillMs)
-      + storeWait + String(format: ", flip %.1f µs", timing.flipUs))
+    "took \(fixed(timing.totalMs, 2)) ms: compile \(fixed(timing.compileMs, 2)) ms, "
+      + "attach \(fixed(timing.attachMs, 2)) ms, slot \(fixed(timing.slotMs, 2)) ms, "
+      + "fill \(fixed(timing.fillMs, 2)) ms\(storeWait), flip \(fixed(timing.flipUs, 1)) µs")
 }
 
 /// Prints `value` as the API's JSON.
@@ -127,8 +130,8 @@ struct PolicyDiffCommand: ParsableCommand {
   @Flag(help: "Print the daemon's JSON answer.") var json = false
 
   func run() throws {
-    let answer = try socket.client.post(
-      APIPath.policyDiff, json: try files.requestJSON(), answer: PolicyDiffResponse.self)
+    let answer = try files.post(
+      to: APIPath.policyDiff, via: socket.client, answer: PolicyDiffResponse.self)
     if json { return try printJSON(answer) }
     let against = answer.generation.map { "generation \($0)" } ?? "no policy"
     guard !answer.changes.isEmpty else {
@@ -201,23 +204,43 @@ struct PolicyValidateCommand: ParsableCommand {
   @Flag(help: "Print the daemon's JSON answer.") var json = false
 
   func run() throws {
-    let request = try files.request()
-    guard FileManager.default.fileExists(atPath: socket.path) else {
-      do {
-        let documents = try PolicyLoader.parse(texts: request.sources.map { ($0.source, $0.yaml) })
-        print(
-          "\(documents.count) policies valid (vigild not reachable at \(socket.path): endpoints and capacity not checked)"
-        )
-        return
-      } catch {
-        throw CLIError("\(error)")
-      }
-    }
-    let answer = try socket.client.post(
-      APIPath.policyValidate, json: PolicyJSON.encode(request), answer: PolicyValidateResponse.self)
+    guard access(socket.path, F_OK) == 0 else { try checkWithoutDaemon() }
+    let answer = try files.post(
+      to: APIPath.policyValidate, via: socket.client, answer: PolicyValidateResponse.self)
     if json { return try printJSON(answer) }
     print(
       "\(answer.policies.count) policies valid: \(answer.entries)/\(answer.capacity.entries) entries, \(answer.counters)/\(answer.capacity.counters) counters, \(answer.endpoints)/\(answer.capacity.endpoints) endpoints"
     )
+  }
+
+  /// Runs `vigild --check-policy` in this process's place: the documents are checked with
+  /// vigild's own reader, which the CLI does not link.
+  private func checkWithoutDaemon() throws -> Never {
+    let candidates =
+      [Self.ownDirectory().map { $0 + "/vigild" }]
+      + (getenv("PATH").map { String(cString: $0) } ?? "").split(separator: ":").map {
+        "\($0)/vigild"
+      }
+    guard let vigild = candidates.compactMap({ $0 }).first(where: { access($0, X_OK) == 0 }) else {
+      throw CLIError(
+        "vigild is not reachable at \(socket.path), and no vigild executable was found (next to vigil or on PATH) to check the documents with"
+      )
+    }
+    let note =
+      "vigild not reachable at \(socket.path): checking the documents only, with \(vigild)\n"
+    _ = note.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    let arguments = [vigild, "--check-policy", files.file]
+    var pointers = arguments.map { strdup($0) } + [nil]
+    execv(vigild, &pointers)
+    throw CLIError("cannot run \(vigild): \(String(cString: strerror(errno)))")
+  }
+
+  /// The directory of this executable.
+  private static func ownDirectory() -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return path.lastIndex(of: "/").map { String(path[..<$0]) }
   }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ControlHTTP
-import Foundation
+import FoundationEssentials
 
 /// `--socket`, shared by every subcommand that talks to the daemon.
 struct SocketOptions: ParsableArguments {

@@ -21,3 +21,15 @@ func printTable(_ rows: [[String]]) {
     print(cells.joined(separator: "  ").trimmingTrailingSpaces)
   }
 }
+
+/// `value` rounded to `digits` decimals, as `%.Nf` prints it: `fixed(2.345, 1)` is `2.3`.
+func fixed(_ value: Double, _ digits: Int) -> String {
+  guard value.isFinite else { return "\(value)" }
+  let scale = (0..<digits).reduce(1) { product, _ in product * 10 }
+  let units = Int((value.magnitude * Double(scale)).rounded())
+  let sign = value < 0 && units != 0 ? "-" : ""
+  guard digits > 0 else { return sign + "\(units)" }
+  let fraction = String(units % scale)
+  return sign + "\(units / scale)." + String(repeating: "0", count: digits - fraction.count)
+    + fraction
+}

@@ -3,6 +3,7 @@ import AgentConfig
 import ArgumentParser
 import Foundation
 import Logging
+import Policy
 import ServiceLifecycle
 
 /// The Vigil node daemon.
@@ -63,6 +64,13 @@ struct Vigild: AsyncParsableCommand {
   @Flag(name: .long, help: "Validate the configuration and exit.")
   var checkConfig = false
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Check the policy documents of a file or directory (not their endpoints or capacity) and exit.",
+      valueName: "file|dir"))
+  var checkPolicy: String?
+
   @Flag(
     name: .long, help: "Remove vigild's pinned BPF programs and maps (detaching them) and exit.")
   var uninstall = false
@@ -70,6 +78,11 @@ struct Vigild: AsyncParsableCommand {
   mutating func run() async throws {
     if printDefaultConfig {
       print(AgentConfiguration.embeddedDefault, terminator: "")
+      return
+    }
+    if let checkPolicy {
+      let documents = try Self.checkPolicies(checkPolicy)
+      print("\(documents.count) policies valid (endpoints and capacity not checked)")
       return
     }
     let level = logLevel
@@ -107,6 +120,16 @@ struct Vigild: AsyncParsableCommand {
       configuration: .init(
         services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     try await group.run()
+  }
+
+  /// The documents under `path`; a policy error fails with its message alone (no usage text).
+  private static func checkPolicies(_ path: String) throws -> [LocatedDocument] {
+    struct PolicyCheckFailure: Error, CustomStringConvertible { let description: String }
+    do {
+      return try PolicyLoader.load(path: path)
+    } catch {
+      throw PolicyCheckFailure(description: "\(error)")
+    }
   }
 
   private func loadConfiguration() throws -> AgentConfiguration {

@@ -309,6 +309,46 @@ final class PolicyEndToEndTests: XCTestCase {
     let stats = try cli("policy", "stats")
     XCTAssertTrue(stats.contains("ingress[0]") && stats.contains("default"), stats)
   }
+
+  /// `curl -F` uploads files as vigil does; `vigil policy validate` without a daemon checks the
+  /// documents with `vigild --check-policy`.
+  func testPolicyFilesGoAsAFormAndAreCheckedWithoutADaemon() throws {
+    let directory = daemon.directory.appendingPathComponent("form")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let good = directory.appendingPathComponent("web.yaml")
+    try policy().write(to: good, atomically: true, encoding: .utf8)
+    let binary = directory.appendingPathComponent("binary.yaml")
+    try Data([0x6b, 0x3a, 0xff]).write(to: binary)
+    func curl(_ path: String, _ files: URL...) throws -> (status: Int32, output: String) {
+      try runCommand(
+        "/usr/bin/curl",
+        ["-sS", "--unix-socket", daemon.socket, "-o", "/dev/stdout", "-w", " HTTP %{http_code}"]
+          + files.flatMap { ["-F", "policy=@\($0.path)"] } + ["http://localhost\(path)"])
+    }
+    let validated = try curl(APIPath.policyValidate, good)
+    XCTAssertTrue(validated.output.hasSuffix("HTTP 200"), validated.output)
+    XCTAssertTrue(validated.output.contains("\"web\""), validated.output)
+    let refused = try curl(APIPath.policy, good, binary)
+    XCTAssertTrue(refused.output.hasSuffix("HTTP 422"), refused.output)
+    XCTAssertTrue(refused.output.contains("binary.yaml: is not UTF-8 text"), refused.output)
+    XCTAssertEqual(try generation(), nil, "a refused form changed the generation")
+    let applied = try curl(APIPath.policy, good)
+    XCTAssertTrue(applied.output.hasSuffix("HTTP 200"), applied.output)
+    XCTAssertEqual(try generation(), 1)
+
+    let vigil = TestEnvironment.executable("vigil").path
+    let offline = try runCommand(
+      vigil, ["policy", "validate", "-f", directory.path, "--socket", "/nonexistent/vigil.sock"])
+    XCTAssertNotEqual(offline.0, 0, offline.1)
+    XCTAssertTrue(offline.1.contains("binary.yaml: is not UTF-8 text"), offline.1)
+    try FileManager.default.removeItem(at: binary)
+    let checked = try runCommand(
+      vigil, ["policy", "validate", "-f", directory.path, "--socket", "/nonexistent/vigil.sock"])
+    XCTAssertEqual(checked.0, 0, checked.1)
+    XCTAssertTrue(checked.1.contains("vigild not reachable at /nonexistent/vigil.sock"), checked.1)
+    XCTAssertTrue(
+      checked.1.contains("1 policies valid (endpoints and capacity not checked)"), checked.1)
+  }
 }
 
 /// Values handed between a test and its background work.

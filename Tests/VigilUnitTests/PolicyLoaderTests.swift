@@ -40,7 +40,8 @@ private func loadError(_ path: String) -> String? {
   @Test func loadsAFileWithSeveralDocuments() throws {
     try withTemporaryDirectory { directory in
       try write(policy("a") + "\n---\n" + policy("b", interface: "eth1"), to: "\(directory)/p.yaml")
-      #expect(try PolicyLoader.load(path: "\(directory)/p.yaml").map(\.name) == ["a", "b"])
+      #expect(
+        try PolicyLoader.load(path: "\(directory)/p.yaml").map(\.document.name) == ["a", "b"])
     }
   }
 
@@ -53,8 +54,8 @@ private func loadError(_ path: String) -> String? {
       try FileManager.default.createDirectory(
         atPath: "\(directory)/sub", withIntermediateDirectories: false)
       try write(policy("d"), to: "\(directory)/sub/d.yaml")
-      #expect(try PolicyLoader.load(path: directory).map(\.name) == ["a", "b", "c"])
-      #expect(try PolicyLoader.load(path: directory + "/").map(\.name) == ["a", "b", "c"])
+      #expect(try PolicyLoader.load(path: directory).map(\.document.name) == ["a", "b", "c"])
+      #expect(try PolicyLoader.load(path: directory + "/").map(\.document.name) == ["a", "b", "c"])
     }
   }
 
@@ -90,7 +91,7 @@ private func loadError(_ path: String) -> String? {
         loadError("\(directory)/missing.yaml")
           == "\(directory)/missing.yaml: cannot read: No such file or directory")
       try write("", to: "\(directory)/empty.yaml")
-      #expect(try PolicyLoader.load(path: directory) == [])
+      #expect(try PolicyLoader.load(path: directory).isEmpty)
       try Data([0x6b, 0x3a, 0xff]).write(to: URL(fileURLWithPath: "\(directory)/binary.yaml"))
       #expect(loadError(directory) == "\(directory)/binary.yaml: is not UTF-8 text")
     }
