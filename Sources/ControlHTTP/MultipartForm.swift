@@ -75,34 +75,33 @@ public enum MultipartForm {
     }
   }
 
-  /// A body holding `parts`, delimited by `boundary` (which must occur in no part).
-  public static func body(_ parts: [FormPart], boundary: String) -> [UInt8] {
-    var body: [UInt8] = []
-    body.reserveCapacity(parts.reduce(0) { $0 + $1.content.count + 200 })
-    for part in parts {
-      var head = "--\(boundary)\r\nContent-Disposition: form-data; name=\(quoted(part.name))"
+  /// What goes around the parts `named` in a body delimited by `boundary`: one more element than
+  /// there are parts, part `i` going between elements `i` and `i + 1`. The contents are not
+  /// needed, so files can be sent as they are.
+  public static func framing(
+    _ named: [(name: String, filename: String?)], boundary: String
+  ) -> [[UInt8]] {
+    var framing: [[UInt8]] = []
+    var separator = ""
+    for part in named {
+      var head =
+        "\(separator)--\(boundary)\r\nContent-Disposition: form-data; name=\(quoted(part.name))"
       if let filename = part.filename { head += "; filename=\(quoted(filename))" }
-      head += "\r\n\r\n"
-      body += head.utf8
-      body += part.content
-      body += "\r\n".utf8
+      framing.append(Array((head + "\r\n\r\n").utf8))
+      separator = "\r\n"
     }
-    body += "--\(boundary)--\r\n".utf8
-    return body
+    framing.append(Array("\(separator)--\(boundary)--\r\n".utf8))
+    return framing
   }
 
-  /// A boundary found in none of `contents`: random, re-drawn in the unlikely case it occurs.
-  public static func boundary(avoiding contents: [ArraySlice<UInt8>]) -> String {
-    while true {
-      var generator = SystemRandomNumberGenerator()
-      let candidate =
-        "vigil-"
-        + (0..<4).map { _ in String(generator.next() as UInt64, radix: 36) }.joined(separator: "-")
-      let delimiter = Array("--\(candidate)".utf8)
-      if contents.allSatisfy({ find(delimiter, in: $0, from: $0.startIndex) == nil }) {
-        return candidate
-      }
-    }
+  /// A new random boundary: 128 random bits, so that it occurs in no content (as curl's).
+  public static func randomBoundary() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return "vigil-"
+      + (0..<2).map { _ in
+        let text = String(generator.next() as UInt64, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+      }.joined()
   }
 
   // MARK: Parsing
@@ -193,29 +192,23 @@ public enum MultipartForm {
 
   /// The first index of `needle` (not empty) in `haystack` at or after `start`: `memchr` finds
   /// candidates for its first byte, `memcmp` checks them.
-  private static func find<Bytes: RandomAccessCollection<UInt8>>(
-    _ needle: [UInt8], in haystack: Bytes, from start: Bytes.Index
-  ) -> Bytes.Index? where Bytes.Index == Int {
-    let found = haystack.withContiguousStorageIfAvailable { hay -> Int? in
+  private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+    haystack.withUnsafeBytes { hay -> Int? in
       guard let base = hay.baseAddress else { return nil }
-      var offset = start - haystack.startIndex
+      var offset = start
       return needle.withUnsafeBytes { pin -> Int? in
         while offset + pin.count <= hay.count {
           guard
             let candidate = memchr(
               base + offset, Int32(pin[0]), hay.count - offset - pin.count + 1)
           else { return nil }
-          let at = base.distance(to: candidate.assumingMemoryBound(to: UInt8.self))
-          if memcmp(base + at, pin.baseAddress!, pin.count) == 0 {
-            return haystack.startIndex + at
-          }
+          let at = base.distance(to: UnsafeRawPointer(candidate))
+          if memcmp(base + at, pin.baseAddress!, pin.count) == 0 { return at }
           offset = at + 1
         }
         return nil
       }
     }
-    guard let found else { preconditionFailure("arrays and their slices are contiguous") }
-    return found
   }
 
   /// `text` without leading and trailing spaces and tabs.

@@ -20,9 +20,16 @@ public struct UnixHTTPClient: Sendable {
   public func request(
     method: String, path: String, body: [UInt8]? = nil, contentType: String = "application/json"
   ) throws -> (status: Int, body: [UInt8]) {
-    try exchange(
-      method: method, path: path, body: body.map { ($0, contentType) }, timeout: timeoutSeconds
-    ) { response in
+    try request(
+      method: method, path: path,
+      body: body.map { RequestBody(contentType: contentType, pieces: [.bytes($0)]) })
+  }
+
+  /// Sends a request whose body may hold whole files, and returns the status and whole body.
+  public func request(method: String, path: String, body: RequestBody?) throws -> (
+    status: Int, body: [UInt8]
+  ) {
+    try exchange(method: method, path: path, body: body, timeout: timeoutSeconds) { response in
       (response.status, try Self.readBody(&response))
     }
   }
@@ -57,7 +64,7 @@ public struct UnixHTTPClient: Sendable {
 
   /// Connects, sends the request, reads the response head and runs `read` on the response.
   private func exchange<T>(
-    method: String, path: String, body: (bytes: [UInt8], contentType: String)?, timeout: Int?,
+    method: String, path: String, body: RequestBody?, timeout: Int?,
     read: (inout ResponseReader) throws -> T
   ) throws -> T {
     let fd = try connect(timeout: timeout)
@@ -65,7 +72,7 @@ public struct UnixHTTPClient: Sendable {
     var head =
       "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: vigil\r\nAccept: */*\r\n"
     if let body {
-      head += "Content-Type: \(body.contentType)\r\nContent-Length: \(body.bytes.count)\r\n"
+      head += "Content-Type: \(body.contentType)\r\nContent-Length: \(body.count)\r\n"
     }
     head += "Connection: close\r\n\r\n"
     // A server may answer early (e.g. 413) and close while the body is still going out:
@@ -73,7 +80,12 @@ public struct UnixHTTPClient: Sendable {
     var sendError: SystemCallError?
     do {
       try UnixSocket.send(fd, Array(head.utf8))
-      if let body { try UnixSocket.send(fd, body.bytes) }
+      for piece in body?.pieces ?? [] {
+        switch piece {
+        case .bytes(let bytes): try UnixSocket.send(fd, bytes)
+        case .file(let file, let count): try UnixSocket.sendFile(fd, file, count: count)
+        }
+      }
     } catch let error as SystemCallError where error.code == EPIPE || error.code == ECONNRESET {
       sendError = error
     } catch let error as SystemCallError {
@@ -122,5 +134,33 @@ public struct UnixHTTPClient: Sendable {
       }
     }
     return body
+  }
+}
+
+/// A request body: bytes and whole files, sent in order. Files go by `sendfile`, never read into
+/// this process.
+public struct RequestBody {
+  public enum Piece {
+    case bytes([UInt8])
+    /// The first `count` bytes of an open file the caller owns (and keeps open until sent).
+    case file(descriptor: Int32, count: Int)
+  }
+
+  public var contentType: String
+  public var pieces: [Piece]
+
+  public init(contentType: String, pieces: [Piece]) {
+    self.contentType = contentType
+    self.pieces = pieces
+  }
+
+  /// The body's length in bytes.
+  public var count: Int {
+    pieces.reduce(0) { total, piece in
+      switch piece {
+      case .bytes(let bytes): total + bytes.count
+      case .file(_, let count): total + count
+      }
+    }
   }
 }

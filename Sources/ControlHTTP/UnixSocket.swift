@@ -40,6 +40,34 @@ enum UnixSocket {
     }
   }
 
+  /// Sends `count` bytes of the open file `file` from its start with `sendfile`, without copying
+  /// them through this process. SIGPIPE is held back meanwhile: a vanished peer is EPIPE, as for
+  /// ``send(_:_:)``. A file that ends early is EIO.
+  static func sendFile(_ fd: Int32, _ file: Int32, count: Int) throws {
+    var pipeSignal = sigset_t()
+    var previous = sigset_t()
+    sigemptyset(&pipeSignal)
+    sigaddset(&pipeSignal, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
+    defer {
+      // A SIGPIPE raised here (none was pending before) is consumed before unblocking.
+      if sigismember(&previous, SIGPIPE) == 0 {
+        var none = timespec()
+        while sigtimedwait(&pipeSignal, nil, &none) == SIGPIPE {}
+      }
+      pthread_sigmask(SIG_SETMASK, &previous, nil)
+    }
+    var offset = off_t(0)
+    while Int(offset) < count {
+      let sent = sendfile(fd, file, &offset, count - Int(offset))
+      if sent < 0 {
+        guard errno == EINTR else { throw SystemCallError.current }
+      } else if sent == 0 {
+        throw SystemCallError(code: EIO)
+      }
+    }
+  }
+
   /// Receives into `buffer`, returning the count read; 0 means the peer closed.
   static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
     while true {

@@ -15,6 +15,25 @@ public struct PolicyFileError: Error, Sendable, CustomStringConvertible {
   public var description: String { "\(path): \(reason)" }
 }
 
+/// An open policy file, checked to be a regular file within the size limit; closed with the
+/// handle.
+public final class OpenPolicyFile {
+  /// The path it was opened by, as the user gave it (joined with its directory).
+  public let path: String
+  /// The open file, owned by this handle.
+  public let descriptor: Int32
+  /// Its size when opened.
+  public let size: Int
+
+  fileprivate init(path: String, descriptor: Int32, size: Int) {
+    self.path = path
+    self.descriptor = descriptor
+    self.size = size
+  }
+
+  deinit { close(descriptor) }
+}
+
 /// Reads policy files: a file, or a directory's YAML files, each of bounded size.
 public enum PolicyFiles {
   /// The largest policy file read; larger ones are refused before they are read.
@@ -25,13 +44,13 @@ public enum PolicyFiles {
   public static func read(_ path: String) throws(PolicyFileError) -> [PolicyFile] {
     var files: [PolicyFile] = []
     for file in try list(path) {
-      files.append(PolicyFile(path: file, bytes: try contents(file, limit: maxFileBytes)))
+      files.append(PolicyFile(path: file, bytes: try contents(try open(file))))
     }
     return files
   }
 
   /// `path` itself when it is not a directory, else its visible `*.yaml`/`*.yml` files, sorted.
-  static func list(_ path: String) throws(PolicyFileError) -> [String] {
+  public static func list(_ path: String) throws(PolicyFileError) -> [String] {
     var status = stat()
     guard stat(path, &status) == 0 else { throw failure(path) }
     guard status.st_mode & S_IFMT == S_IFDIR else { return [path] }
@@ -52,40 +71,50 @@ public enum PolicyFiles {
     return files.sorted()
   }
 
-  /// The bytes of the regular file `path`, refusing files over `limit` bytes without reading
-  /// them (and files that grow past it while read).
-  static func contents(_ path: String, limit: Int) throws(PolicyFileError) -> [UInt8] {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+  /// The regular file `path`, opened; files over the size limit are refused without reading them.
+  public static func open(_ path: String) throws(PolicyFileError) -> OpenPolicyFile {
+    let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard descriptor >= 0 else { throw failure(path) }
-    defer { close(descriptor) }
     var status = stat()
-    guard fstat(descriptor, &status) == 0 else { throw failure(path) }
+    guard fstat(descriptor, &status) == 0 else {
+      let error = failure(path)
+      close(descriptor)
+      throw error
+    }
+    let file = OpenPolicyFile(path: path, descriptor: descriptor, size: Int(status.st_size))
     guard status.st_mode & S_IFMT == S_IFREG else {
       throw PolicyFileError(path: path, reason: "is not a regular file")
     }
-    if status.st_size > limit { throw tooLarge(path, size: Int(status.st_size), limit: limit) }
+    if file.size > maxFileBytes { throw tooLarge(path, size: file.size) }
+    return file
+  }
+
+  /// The bytes of `file`, refusing a file that grows past the limit while read.
+  private static func contents(_ file: OpenPolicyFile) throws(PolicyFileError) -> [UInt8] {
+    let limit = maxFileBytes
     // Read straight into a buffer of the file's size (plus one byte, to see it end).
-    var bytes = [UInt8](repeating: 0, count: Int(status.st_size) + 1)
+    var bytes = [UInt8](repeating: 0, count: file.size + 1)
     var filled = 0
     while filled <= limit {
       if filled == bytes.count { bytes += repeatElement(0, count: 64 << 10) }
       let count = bytes.withUnsafeMutableBytes {
-        Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled)
+        Glibc.read(file.descriptor, $0.baseAddress! + filled, $0.count - filled)
       }
       if count == 0 { break }
       if count < 0 {
         if errno == EINTR { continue }
-        throw failure(path)
+        throw failure(file.path)
       }
       filled += count
     }
-    if filled > limit { throw tooLarge(path, size: nil, limit: limit) }
+    if filled > limit { throw tooLarge(file.path, size: nil) }
     bytes.removeLast(bytes.count - filled)
     return bytes
   }
 
   /// `size` is nil when the file grew past the limit while being read.
-  private static func tooLarge(_ path: String, size: Int?, limit: Int) -> PolicyFileError {
+  private static func tooLarge(_ path: String, size: Int?) -> PolicyFileError {
+    let limit = maxFileBytes
     let size = size.map { "is \(mebibytes($0))" } ?? "is larger than \(mebibytes(limit))"
     return PolicyFileError(
       path: path, reason: "\(size); policy files are limited to \(mebibytes(limit))")

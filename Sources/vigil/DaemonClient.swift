@@ -21,14 +21,9 @@ struct DaemonClient {
       type, try checked(try http.request(method: "POST", path: path, body: WireJSON.encode(body))))
   }
 
-  /// A successful `POST` of `body`, of `contentType`, its answer decoded.
-  func post<T: Decodable>(
-    _ path: String, body: [UInt8], contentType: String, answer type: T.Type
-  ) throws -> T {
-    try decode(
-      type,
-      try checked(
-        try http.request(method: "POST", path: path, body: body, contentType: contentType)))
+  /// A successful `POST` of `body`, its answer decoded.
+  func post<T: Decodable>(_ path: String, body: RequestBody, answer type: T.Type) throws -> T {
+    try decode(type, try checked(try http.request(method: "POST", path: path, body: body)))
   }
 
   /// A successful `DELETE`.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ControlAPI
+import ControlHTTP
 import FoundationEssentials
 
 /// `vigil goroutines --pid N`: a Go process's goroutines, read from outside, grouped.
@@ -57,8 +58,8 @@ struct GoroutinesCommand: ParsableCommand {
 
   private func runTrace(seconds: Double) throws {
     let answer = try socket.client.post(
-      "\(APIPath.goroutinesTrace)?pid=\(pid)&seconds=\(seconds)", body: [],
-      contentType: "application/json",
+      "\(APIPath.goroutinesTrace)?pid=\(pid)&seconds=\(seconds)",
+      body: RequestBody(contentType: "application/json", pieces: []),
       answer: GoroutineTraceResponse.self)
     if json { return try printJSON(answer) }
     let trace = answer.trace

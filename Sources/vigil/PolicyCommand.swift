@@ -27,19 +27,31 @@ struct PolicyFileOptions: ParsableArguments {
       valueName: "file|dir"))
   var file: String
 
-  /// POSTs the files as they are, one `multipart/form-data` part each, to `path`.
+  /// POSTs the files to `path` as they are, one `multipart/form-data` part each: the kernel
+  /// copies them to the socket, this process never reads them.
   func post<T: Decodable>(to path: String, via client: DaemonClient, answer: T.Type) throws -> T {
-    let files: [PolicyFile]
+    let files: [OpenPolicyFile]
     do {
-      files = try PolicyFiles.read(file)
+      files = try PolicyFiles.list(file).map { path throws(PolicyFileError) in
+        try PolicyFiles.open(path)
+      }
     } catch {
       throw CLIError("\(error)")
     }
-    let parts = files.map { FormPart(name: "policy", filename: $0.path, content: $0.bytes[...]) }
-    let boundary = MultipartForm.boundary(avoiding: parts.map(\.content))
-    return try client.post(
-      path, body: MultipartForm.body(parts, boundary: boundary),
-      contentType: MultipartForm.contentType(boundary: boundary), answer: answer)
+    let boundary = MultipartForm.randomBoundary()
+    let framing = MultipartForm.framing(
+      files.map { (name: "policy", filename: $0.path) }, boundary: boundary)
+    var pieces: [RequestBody.Piece] = [.bytes(framing[0])]
+    for (file, after) in zip(files, framing.dropFirst()) {
+      pieces += [.file(descriptor: file.descriptor, count: file.size), .bytes(after)]
+    }
+    return try withExtendedLifetime(files) {
+      try client.post(
+        path,
+        body: RequestBody(
+          contentType: MultipartForm.contentType(boundary: boundary), pieces: pieces),
+        answer: answer)
+    }
   }
 }
 

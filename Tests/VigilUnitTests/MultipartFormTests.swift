@@ -21,8 +21,9 @@ import Testing
       FormPart(name: "policy", filename: "quo\"te\\;x.yaml", content: []),
       FormPart(name: "note", content: Array("--x\r\n\r\n".utf8)[...]),
     ]
-    let boundary = MultipartForm.boundary(avoiding: parts.map(\.content))
-    let body = MultipartForm.body(parts, boundary: boundary)
+    let boundary = MultipartForm.randomBoundary()
+    #expect(boundary != MultipartForm.randomBoundary())
+    let body = Self.body(parts, boundary: boundary)
     let read = try MultipartForm.parts(of: body, boundary: boundary)
     #expect(read == parts)
     #expect(
@@ -81,6 +82,13 @@ import Testing
 
   @Test func anEmptyFormHasNoParts() throws {
     #expect(try MultipartForm.parts(of: Array("--b--\r\n".utf8), boundary: "b").isEmpty)
-    #expect(MultipartForm.body([], boundary: "b") == Array("--b--\r\n".utf8))
+    #expect(Self.body([], boundary: "b") == Array("--b--\r\n".utf8))
+  }
+
+  /// `parts` between their framing, as the CLI sends them.
+  static func body(_ parts: [FormPart], boundary: String) -> [UInt8] {
+    let framing = MultipartForm.framing(
+      parts.map { (name: $0.name, filename: $0.filename) }, boundary: boundary)
+    return zip(framing, parts.map(\.content) + [[]]).flatMap { $0 + $1 }
   }
 }
