@@ -315,7 +315,8 @@ final class PolicyService: Sendable {
         compileMs: milliseconds(start, compiledAt), attachMs: milliseconds(compiledAt, attachedAt),
         slotMs: Double(timing.slotNanoseconds) / 1e6, fillMs: Double(timing.fillNanoseconds) / 1e6,
         storeWaitMs: Double(timing.waitNanoseconds) / 1e6,
-        flipUs: Double(timing.flipNanoseconds) / 1e3, totalMs: milliseconds(start, flippedAt)))
+        flipUs: Double(timing.flipNanoseconds) / 1e3, totalMs: milliseconds(start, flippedAt),
+        flippedAtNs: timing.flippedAt))
     logger.info(
       "policy generation enforced",
       metadata: [

@@ -44,10 +44,13 @@ public struct PolicyTiming: Codable, Sendable, Equatable {
   public var flipUs: Double
   /// From the request to the flip.
   public var totalMs: Double
+  /// When the flip was done, in the node's `CLOCK_MONOTONIC` nanoseconds (to line up with other
+  /// timings on the node); nil from older daemons.
+  public var flippedAtNs: UInt64?
 
   public init(
     compileMs: Double, attachMs: Double, slotMs: Double, fillMs: Double,
-    storeWaitMs: Double? = nil, flipUs: Double, totalMs: Double
+    storeWaitMs: Double? = nil, flipUs: Double, totalMs: Double, flippedAtNs: UInt64? = nil
   ) {
     self.compileMs = compileMs
     self.attachMs = attachMs
@@ -56,6 +59,7 @@ public struct PolicyTiming: Codable, Sendable, Equatable {
     self.storeWaitMs = storeWaitMs
     self.flipUs = flipUs
     self.totalMs = totalMs
+    self.flippedAtNs = flippedAtNs
   }
 }
 

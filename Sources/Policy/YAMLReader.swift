@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Reads the subset of YAML that policy files are written in, straight from UTF-8 bytes, giving
 /// the same tree as Yams (about ten times faster at 10k rules): block mappings and sequences
 /// (compact and indentless too), flow mappings and sequences (nested, over several lines),
@@ -11,26 +13,52 @@ struct YAMLReader {
   /// The text is outside the subset, or malformed.
   struct Unsupported: Error {}
 
+  /// Texts at least this long are read by two threads (see ``Lookahead``).
+  static let lookaheadBytes = 128 << 10
+
   private let bytes: UnsafeBufferPointer<UInt8>
   /// True when every byte is ASCII, so columns count bytes.
   private let ascii: Bool
-  private var offset = 0
-  private var line = 1
-  private var lineStart = 0
-  private var tree: YAMLTree.Builder
+  fileprivate private(set) var offset = 0
+  fileprivate private(set) var line = 1
+  fileprivate private(set) var lineStart = 0
+  fileprivate private(set) var tree: YAMLTree.Builder
+  /// Later items of a block sequence, read on another thread; taken when this reader reaches
+  /// them.
+  private var lookahead: Lookahead?
+  private var tookLookahead = false
 
   /// Simple keys longer than this are left to Yams (libyaml allows up to 1024 characters).
   private static let maxKeyBytes = 1000
 
   /// The documents of `yaml` in order; an empty document is an empty plain scalar, as with Yams.
   static func documents(_ yaml: String) throws(Unsupported) -> YAMLTree {
+    try read(yaml).tree
+  }
+
+  /// The documents of `yaml`, and whether a second thread read part of them. A long text is read
+  /// by two threads: the second starts at a block sequence item found from the middle on (or
+  /// from `lookaheadFrom`; negative: never).
+  static func read(_ yaml: String, lookaheadFrom: Int? = nil) throws(Unsupported) -> (
+    tree: YAMLTree, tookLookahead: Bool
+  ) {
     var text = yaml
-    let tree = text.withUTF8 { bytes -> YAMLTree? in
+    let read = text.withUTF8 { bytes -> (YAMLTree, Bool)? in
       guard var reader = try? YAMLReader(bytes: bytes) else { return nil }
-      return try? reader.documents()
+      let from = lookaheadFrom ?? (bytes.count >= lookaheadBytes ? bytes.count / 2 : -1)
+      if from >= 0, let (start, indent) = Self.sequenceItem(in: bytes, after: from) {
+        reader.lookahead = Lookahead(
+          reading: YAMLReader(bytes: bytes, ascii: reader.ascii, itemAt: start, indent: indent),
+          indent: indent)
+      }
+      let lookahead = reader.lookahead
+      // The other thread reads `bytes`: it must be done before they go.
+      defer { lookahead?.wait() }
+      guard let tree = try? reader.documents() else { return nil }
+      return (tree, reader.tookLookahead)
     }
-    guard let tree else { throw Unsupported() }
-    return tree
+    guard let read else { throw Unsupported() }
+    return read
   }
 
   /// A reader of `bytes`; refuses characters outside the subset up front.
@@ -40,6 +68,42 @@ struct YAMLReader {
     // A node takes two bytes of text at the least, ~6 in policies: reserving too much only
     // reserves address space, growing copies the nodes and touches twice the memory.
     tree = YAMLTree.Builder(source: bytes, capacity: bytes.count / 4)
+  }
+
+  /// A reader of the block sequence item at `start` (a `-` indented by `indent`) and the items
+  /// after it; lines are counted from 0 at its line.
+  private init(bytes: UnsafeBufferPointer<UInt8>, ascii: Bool, itemAt start: Int, indent: Int) {
+    self.bytes = bytes
+    self.ascii = ascii
+    offset = start
+    line = 0
+    lineStart = start - indent
+    tree = YAMLTree.Builder(source: bytes, capacity: (bytes.count - start) / 4)
+  }
+
+  /// The first `-` entry of a block sequence on a line starting after `from`, and its
+  /// indentation; nil if none is found within 64 KiB.
+  private static func sequenceItem(in bytes: UnsafeBufferPointer<UInt8>, after from: Int) -> (
+    start: Int, indent: Int
+  )? {
+    var index = from
+    let limit = min(bytes.count, from + (64 << 10))
+    while index < limit {
+      guard bytes[index] == .newline else {
+        index += 1
+        continue
+      }
+      index += 1
+      var column = index
+      while column < bytes.count && bytes[column] == .space { column += 1 }
+      if column < bytes.count && bytes[column] == .dash
+        && (column + 1 == bytes.count || bytes[column + 1] == .space
+          || bytes[column + 1] == .newline)
+      {
+        return (column, column - index)
+      }
+    }
+    return nil
   }
 
   private mutating func documents() throws(Unsupported) -> YAMLTree {
@@ -148,10 +212,21 @@ struct YAMLReader {
   }
 
   /// A block sequence whose `-` entries are at column `indent`.
-  private mutating func blockSequence(indent: Int) throws(Unsupported) {
+  fileprivate mutating func blockSequence(indent: Int) throws(Unsupported) {
     let (line, column) = mark()
     let index = tree.open(.sequence, line: line, column: column)
     repeat {
+      if let lookahead, offset == lookahead.start, indent == lookahead.indent {
+        self.lookahead = nil
+        // The other thread read on from here with this indentation, as this reader would
+        // have, to the sequence's end.
+        if let read = lookahead.wait() {
+          tree.append(read.tree, from: 1, movingLinesBy: self.line)
+          (offset, self.line, lineStart) = (read.offset, self.line + read.line, read.lineStart)
+          tookLookahead = true
+          break
+        }
+      }
       offset += 1  // the `-`
       skipSpaces()
       if isLineEnd(0) {
@@ -266,9 +341,9 @@ struct YAMLReader {
     switch byte(0) {
     case .doubleQuote, .singleQuote:
       let double = byte(0) == .doubleQuote
-      let start = tree.texts.count
+      let start = tree.textEnd
       let range = double ? try doubleQuoted() : try singleQuoted()
-      tree.scalar(range ?? start..<tree.texts.count, plain: false, line: line, column: column)
+      tree.scalar(range ?? start..<tree.textEnd, plain: false, line: line, column: column)
     default:
       tree.scalar(try plain(flow: flow), plain: true, line: line, column: column)
     }
@@ -555,6 +630,53 @@ struct YAMLReader {
       while index < bytes.count && bytes[index] & 0xC0 == 0x80 { index += 1 }
     }
     return ascii
+  }
+}
+
+/// The items of a block sequence from a given one on, read by a reader of their own on another
+/// thread while the main reader reads the text before them. The main reader takes them only if
+/// it reaches that item as an item of a sequence with the same indentation: then its own reading
+/// would have been the same. Otherwise (or if the other reader failed) they are dropped.
+private final class Lookahead: @unchecked Sendable {
+  /// What the other reader read: its tree (the sequence, then the items) and where it stopped.
+  struct Read {
+    var tree: YAMLTree.Builder
+    var offset: Int
+    /// Lines read past the first item's.
+    var line: Int
+    var lineStart: Int
+  }
+
+  let start: Int
+  let indent: Int
+  private let done = DispatchSemaphore(value: 0)
+  /// Used by the other thread only, until it signals `done`.
+  private var reader: YAMLReader
+  /// Written by the other thread before it signals `done`; read after waiting on it.
+  private var read: Read?
+
+  /// Starts `reader`, positioned at the first item, on another thread.
+  init(reading reader: YAMLReader, indent: Int) {
+    start = reader.offset
+    self.indent = indent
+    self.reader = reader
+    DispatchQueue.global().async { [self] in
+      if (try? self.reader.blockSequence(indent: indent)) != nil {
+        let reader = self.reader
+        read = Read(
+          tree: reader.tree, offset: reader.offset, line: reader.line,
+          lineStart: reader.lineStart)
+      }
+      done.signal()
+    }
+  }
+
+  /// Waits for the other reader; nil if it failed.
+  @discardableResult
+  func wait() -> Read? {
+    done.wait()
+    done.signal()
+    return read
   }
 }
 

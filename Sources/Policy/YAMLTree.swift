@@ -138,16 +138,22 @@ final class YAMLTree: Sendable {
   struct Builder {
     private(set) var nodes: [Node] = []
     private var roots: [Int] = []
-    /// The source's UTF-8 (when given), then the texts decoded.
-    private(set) var texts: [UInt8]
+    /// The source's UTF-8, read (not copied) until `finish()`; scalar texts below its count are
+    /// ranges of it.
+    private let source: UnsafeBufferPointer<UInt8>
+    /// The texts decoded, numbered on from the source's count.
+    private var decoded: [UInt8] = []
 
-    /// A builder of nodes whose texts may be ranges of `source`, which it copies.
+    /// A builder of nodes whose texts may be ranges of `source`, which must outlive it.
     init(source: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0), capacity: Int = 0) {
-      texts = Array(source)
+      self.source = source
       nodes.reserveCapacity(capacity)
     }
 
     var count: Int { nodes.count }
+
+    /// Where the next text appended with `appendText` starts.
+    var textEnd: Int { source.count + decoded.count }
 
     /// Whether a plain scalar's `text` is `~`, `null`, `Null`, `NULL` or empty.
     private static func isNull(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -163,12 +169,17 @@ final class YAMLTree: Sendable {
       }
     }
 
-    /// A scalar whose text is `range` of `texts`: of the source, or appended with `appendText`.
+    /// A scalar whose text is `range`: of the source, or appended with `appendText`.
     mutating func scalar(_ range: Range<Int>, plain: Bool, line: Int, column: Int) {
       var isNull = false
       if plain {
-        isNull = texts.withUnsafeBufferPointer {
-          Self.isNull(UnsafeBufferPointer(rebasing: $0[range]))
+        if range.upperBound <= source.count {
+          isNull = Self.isNull(UnsafeBufferPointer(rebasing: source[range]))
+        } else {
+          let local = range.lowerBound - source.count..<range.upperBound - source.count
+          isNull = decoded.withUnsafeBufferPointer {
+            Self.isNull(UnsafeBufferPointer(rebasing: $0[local]))
+          }
         }
       }
       nodes.append(
@@ -179,15 +190,15 @@ final class YAMLTree: Sendable {
 
     /// A scalar with the text `text`.
     mutating func scalar(_ text: String, plain: Bool, line: Int, column: Int) {
-      let start = texts.count
-      texts += text.utf8
-      scalar(start..<texts.count, plain: plain, line: line, column: column)
+      let start = textEnd
+      decoded += text.utf8
+      scalar(start..<textEnd, plain: plain, line: line, column: column)
     }
 
-    /// Appends bytes to `texts`, for a scalar added with `scalar(_:plain:line:column:)`.
-    mutating func appendText(_ bytes: some Sequence<UInt8>) { texts += bytes }
+    /// Appends bytes to the texts, for a scalar added with `scalar(_:plain:line:column:)`.
+    mutating func appendText(_ bytes: some Sequence<UInt8>) { decoded += bytes }
 
-    mutating func appendText(_ byte: UInt8) { texts.append(byte) }
+    mutating func appendText(_ byte: UInt8) { decoded.append(byte) }
 
     /// Opens a collection; returns its index for `close`.
     mutating func open(_ kind: Kind, line: Int, column: Int) -> Int {
@@ -208,7 +219,28 @@ final class YAMLTree: Sendable {
 
     mutating func addRoot(_ index: Int) { roots.append(index) }
 
-    func finish() -> YAMLTree { YAMLTree(nodes: nodes, roots: roots, texts: texts) }
+    /// Appends the nodes of `other` (a builder of the same source) from `first` on, as if they
+    /// had been added here, their lines moved by `lines`.
+    mutating func append(_ other: Builder, from first: Int, movingLinesBy lines: Int) {
+      let (nodeShift, textShift) = (Int32(nodes.count - first), Int32(decoded.count))
+      let sourceCount = Int32(source.count)
+      nodes.reserveCapacity(nodes.count + other.nodes.count - first)
+      for var node in other.nodes[first...] {
+        if !node.isScalar {
+          node.offset += nodeShift
+        } else if node.offset >= sourceCount && node.textCount > 0 {
+          node.offset += textShift
+        }
+        node.line += Int32(lines)
+        nodes.append(node)
+      }
+      decoded += other.decoded
+    }
+
+    /// The tree; the source is copied into it.
+    func finish() -> YAMLTree {
+      YAMLTree(nodes: nodes, roots: roots, texts: Array(source) + decoded)
+    }
   }
 }
 

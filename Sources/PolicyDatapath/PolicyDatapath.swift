@@ -214,6 +214,8 @@ public final class PolicyDatapath: @unchecked Sendable {
     public var waitNanoseconds: UInt64
     /// The flip: one array write, after which every new packet sees the generation.
     public var flipNanoseconds: UInt64
+    /// When the flip was done, in `CLOCK_MONOTONIC` nanoseconds.
+    public var flippedAt: UInt64
   }
 
   /// Builds `generation` (its address `line` and `values`, and the endpoint directions'
@@ -259,7 +261,7 @@ public final class PolicyDatapath: @unchecked Sendable {
     liveSize = size
     return InstallTiming(
       slotNanoseconds: slotNanoseconds, fillNanoseconds: filled - start,
-      waitNanoseconds: waited - filled, flipNanoseconds: flipped - waited)
+      waitNanoseconds: waited - filled, flipNanoseconds: flipped - waited, flippedAt: flipped)
   }
 
   /// Packet and byte counts of the active generation's first `count` counters, summed over CPUs.

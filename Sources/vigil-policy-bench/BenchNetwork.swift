@@ -121,7 +121,7 @@ struct BenchError: Error, CustomStringConvertible {
 
 /// Runs a command to completion and times it from spawn to exit, with `posix_spawn` and
 /// `waitpid` (Foundation's `Process` notices an exit up to ~50 ms late), also returning when it
-/// was spawned (`DispatchTime` nanoseconds); throws with its output when it fails.
+/// was spawned (`monotonicNow()`); throws with its output when it fails.
 func timedRun(_ path: String, _ arguments: [String]) throws -> (
   output: String, milliseconds: Double, startedNanoseconds: UInt64
 ) {
@@ -138,7 +138,7 @@ func timedRun(_ path: String, _ arguments: [String]) throws -> (
   let argv = ([path] + arguments).map { strdup($0) } + [nil]
   defer { for argument in argv { free(argument) } }
   var pid: pid_t = 0
-  let started = DispatchTime.now().uptimeNanoseconds
+  let started = monotonicNow()
   let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
   close(pipe[1])
   guard spawned == 0 else {
@@ -156,7 +156,7 @@ func timedRun(_ path: String, _ arguments: [String]) throws -> (
   close(pipe[0])
   var status: Int32 = 0
   while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-  let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+  let milliseconds = Double(monotonicNow() - started) / 1e6
   let text = String(decoding: output, as: UTF8.self)
   guard status == 0 else {
     throw BenchError("\(path) \(arguments.joined(separator: " ")) failed: \(text)")
@@ -192,4 +192,11 @@ func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> 
     throw BenchError("\(path) \(arguments.joined(separator: " ")) failed: \(text)")
   }
   return text
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock vigild reports its flips on.
+func monotonicNow() -> UInt64 {
+  var now = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &now)
+  return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }

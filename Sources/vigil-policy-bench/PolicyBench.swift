@@ -222,26 +222,52 @@ struct PolicyBench {
       return path
     }
     let vigil = products.appendingPathComponent("vigil").path
+    // vigild reports when its flip was done; a thread polling the pinned maps every millisecond
+    // confirms that the datapath then uses the generation (an upper bound, coarser, and kept
+    // light so as not to take a core from vigild).
     let watcher = try EnforcementWatcher(pinPath: pins)
     var wall: [Double] = []
     var enforced: [Double] = []
+    var seen: [Double] = []
     var timings: [Answer.Timing] = []
-    for round in 0..<12 {
+    var first: (enforced: Double, timing: Answer.Timing)?
+    for round in 0..<25 {
       let (output, milliseconds, started) = try timedRun(
         vigil, ["policy", "apply", "-f", files[round % 2], "--json", "--socket", socket])
       wall.append(milliseconds)
       let answer = try JSONDecoder().decode(Answer.self, from: Data(output.utf8))
       timings.append(answer.timing)
-      if let seen = watcher.firstSeen(answer.generation) {
-        enforced.append(Double(seen - started) / 1e6)
+      guard let flippedAt = answer.timing.flippedAtNs else {
+        throw BenchError("vigild reported no flip time")
       }
+      // The first apply attaches to the endpoint and makes the first spare slot: apart.
+      if round == 0 {
+        first = (Double(flippedAt - started) / 1e6, answer.timing)
+        wall.removeAll()
+        timings.removeAll()
+        usleep(100_000)
+        continue
+      }
+      enforced.append(Double(flippedAt - started) / 1e6)
       usleep(100_000)  // applies spaced like an operator's: the spare slot is ready
+      guard let firstSeen = watcher.firstSeen(answer.generation), firstSeen >= flippedAt else {
+        throw BenchError("generation \(answer.generation) was not seen active after its flip")
+      }
+      seen.append(Double(firstSeen - started) / 1e6)
     }
     watcher.stop()
-    print("| measure | p50 | p99 (of 12) |")
+    if let first {
+      print(
+        "The first apply (attaching to the endpoint, making the first spare slot): \(format(first.enforced)) ms from CLI start to enforced, of which attach \(format(first.timing.attachMs ?? 0)) ms and slot \(format(first.timing.slotMs ?? 0)) ms.\n"
+      )
+    }
+    print("| measure, the next 24 applies | p50 | p99 |")
     print("|---|---:|---:|")
     print(
-      "| CLI started to enforced: read file, send, parse, compile, attach, fill, flip (the datapath's active generation, polled every 50 µs) | \(percentile(enforced, 50)) ms | \(percentile(enforced, 99)) ms |"
+      "| CLI started to enforced: read file, send, parse, compile, attach, fill, flip (vigild's flip time) | \(percentile(enforced, 50)) ms | \(percentile(enforced, 99)) ms |"
+    )
+    print(
+      "| CLI started to seen active by a thread polling the pinned maps every 1 ms | \(percentile(seen, 50)) ms | \(percentile(seen, 99)) ms |"
     )
     print(
       "| CLI wall time: all of the above, then answer and exit | \(percentile(wall, 50)) ms | \(percentile(wall, 99)) ms |"
@@ -264,6 +290,7 @@ struct PolicyBench {
     struct Timing: Decodable {
       var totalMs: Double
       var compileMs, attachMs, slotMs, fillMs, storeWaitMs: Double?
+      var flippedAtNs: UInt64?
     }
     var generation: UInt64
     var timing: Timing
@@ -290,17 +317,17 @@ struct PolicyBench {
       let thread = Thread { [self] in
         while seen.withLock({ running }) {
           if let generation = try? datapath.active()?.generation {
-            let now = DispatchTime.now().uptimeNanoseconds
+            let now = monotonicNow()
             seen.withLock { if firstSeenAt[generation] == nil { firstSeenAt[generation] = now } }
           }
-          usleep(50)
+          usleep(1_000)
         }
       }
       self.thread = thread
       thread.start()
     }
 
-    /// When `generation` was first seen active (`DispatchTime` nanoseconds).
+    /// When `generation` was first seen active (`monotonicNow()`).
     func firstSeen(_ generation: UInt64) -> UInt64? { seen.withLock { firstSeenAt[generation] } }
 
     func stop() { seen.withLock { running = false } }

@@ -328,4 +328,59 @@ extension Shape {
       }
     }
   }
+
+  /// A second thread may read a block sequence's later items: from whatever line it starts at,
+  /// the tree is the one a single reader makes (the items are taken, or dropped when the main
+  /// reader does not reach them as items of a sequence so indented).
+  @Test func aSecondReaderStartingAtAnyLineGivesTheSameTree() throws {
+    let seed =
+      ProcessInfo.processInfo.environment["YAML_SEED"].flatMap { UInt64($0) }
+      ?? UInt64.random(in: 0...UInt64.max)
+    var writer = StyledWriter(random: SeededRandom(state: seed))
+    var taken = 0
+    for round in 0..<60 {
+      let documents = (0..<writer.random.pick([1, 2])).map { _ in
+        writer.policy(rules: writer.random.pick([1, 2, 5]))
+      }
+      let yaml = writer.stream(documents)
+      guard let alone = try? YAMLReader.read(yaml, lookaheadFrom: -1) else { continue }
+      #expect(!alone.tookLookahead)
+      let lineBreaks = yaml.utf8.indices.filter { yaml.utf8[$0] == UInt8(ascii: "\n") }
+      for lineBreak in lineBreaks {
+        let from = yaml.utf8.distance(from: yaml.utf8.startIndex, to: lineBreak)
+        let both = try #require(try? YAMLReader.read(yaml, lookaheadFrom: from))
+        if both.tookLookahead { taken += 1 }
+        guard both.tree == alone.tree else {
+          Issue.record(
+            "seed \(seed) (rerun with YAML_SEED=\(seed)) round \(round), second reader from \(from):\n\(yaml)"
+          )
+          return
+        }
+      }
+    }
+    #expect(taken > 100, "the second reader's items were taken only \(taken) times")
+  }
+
+  /// Long texts are read by two threads: a 10k-rule policy as the benchmark writes it.
+  @Test func aLongPolicyIsReadByTwoThreads() throws {
+    var yaml = "kind: NetworkPolicy\nspec:\n  ingress:\n"
+    for index in 0..<10_000 {
+      yaml += "    - from: [{ipBlock: {cidr: 10.\(index / 256).\(index % 256).0/24}}]\n"
+      yaml += "      ports: [{protocol: TCP, port: 80}, {port: 8000, endPort: 8100}] # \(index)\n"
+    }
+    yaml += "  egress: []\n"
+    let both = try YAMLReader.read(yaml)
+    #expect(both.tookLookahead)
+    #expect(both.tree == (try YAMLReader.read(yaml, lookaheadFrom: -1).tree))
+    #expect(both.tree == (try YAMLTree.yamsDocuments(yaml: yaml)))
+  }
+
+  /// Indentless, nested and compact sequences: a second reader from any line gives Yams's tree.
+  @Test func aSecondReaderInNestedSequences() throws {
+    let yaml = "a:\n- b\n- - c\n  - d\n-\n  - [e,\n    f]\nx:\n  - g: 1\n    h: [2]\n  - i\n"
+    let expected = try YAMLTree.yamsDocuments(yaml: yaml)
+    for from in 0..<yaml.utf8.count {
+      #expect(try YAMLReader.read(yaml, lookaheadFrom: from).tree == expected, "from \(from)")
+    }
+  }
 }
