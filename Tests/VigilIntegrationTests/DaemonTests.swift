@@ -204,6 +204,8 @@ final class DaemonTests: XCTestCase {
   }
 
   func testRestartAfterKillReadoptsPinnedProgramsWithoutAttachingTwice() throws {
+    // Links another Vigil on this machine holds (another pin path) are not this daemon's.
+    let others = try linkIDs(program: "vigil_switch")
     let daemon = try startDaemon(config: Self.quietConfig)
     XCTAssertFalse(try daemon.status().probes.adopted)
     daemon.kill(SIGKILL)
@@ -211,8 +213,9 @@ final class DaemonTests: XCTestCase {
     try daemon.waitUntilReady()
     let status = try daemon.status()
     XCTAssertTrue(status.probes.adopted)
-    XCTAssertEqual(
-      try attachedLinkCount(program: "vigil_switch", pinDirectory: status.probes.pinPath), 1)
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: "\(status.probes.pinPath)/link_vigil_switch"))
+    XCTAssertEqual(try linkIDs(program: "vigil_switch").subtracting(others).count, 1)
 
     let workload = try Workload(rounds: 1)
     let (added, _) = try daemon.request("POST", APIPath.targets, body: #"{"pid":\#(workload.pid)}"#)
@@ -224,8 +227,8 @@ final class DaemonTests: XCTestCase {
   }
 
   /// Links in the kernel whose program is named `program` (bpftool), given our pins exist.
-  private func attachedLinkCount(program: String, pinDirectory: String) throws -> Int {
-    XCTAssertTrue(FileManager.default.fileExists(atPath: "\(pinDirectory)/link_\(program)"))
+  /// The ids of the links attaching programs named `program`, machine-wide.
+  private func linkIDs(program: String) throws -> Set<Int> {
     let (_, programs) = try runCommand("/usr/sbin/bpftool", ["-j", "prog", "show"])
     let (_, links) = try runCommand("/usr/sbin/bpftool", ["-j", "link", "show"])
     struct Program: Decodable {
@@ -233,15 +236,20 @@ final class DaemonTests: XCTestCase {
       var name: String?
     }
     struct Link: Decodable {
+      var id: Int
       var programID: Int
-      enum CodingKeys: String, CodingKey { case programID = "prog_id" }
+      enum CodingKeys: String, CodingKey {
+        case id
+        case programID = "prog_id"
+      }
     }
     let ids = Set(
       try JSONDecoder().decode([Program].self, from: Data(programs.utf8)).filter {
         $0.name == program
       }.map(\.id))
-    return try JSONDecoder().decode([Link].self, from: Data(links.utf8)).filter {
-      ids.contains($0.programID)
-    }.count
+    return Set(
+      try JSONDecoder().decode([Link].self, from: Data(links.utf8)).filter {
+        ids.contains($0.programID)
+      }.map(\.id))
   }
 }
