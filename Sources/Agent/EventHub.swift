@@ -1,3 +1,4 @@
+import BlockingModel
 import ControlAPI
 import Foundation
 
@@ -19,8 +20,38 @@ public final class EventHub: Sendable {
     }
 
     func accepts(_ event: BlockingEventJSON) -> Bool {
-      (pid == nil || event.pid == pid) && (kind == nil || event.kind == kind)
-        && event.durationNs >= minDurationNanoseconds
+      accepts(pid: event.pid, kind: event.kind, durationNs: event.durationNs)
+    }
+
+    fileprivate func accepts(pid: Int32, kind: String, durationNs: UInt64) -> Bool {
+      (self.pid == nil || pid == self.pid) && (self.kind == nil || kind == self.kind)
+        && durationNs >= minDurationNanoseconds
+    }
+  }
+
+  /// An event as the hub keeps it: what filters read, and the event, encoded when first needed.
+  private struct Entry {
+    enum Content {
+      case event(BlockingEventJSON, line: String?)
+      /// Not made into an event yet: nobody has read it.
+      case episode(BlockingEpisode, stack: StackCache.Rendered, wallClockOffset: Int64)
+    }
+
+    var pid: Int32
+    var kind: String
+    var durationNs: UInt64
+    var content: Content
+
+    func accepted(by filter: Filter) -> Bool {
+      filter.accepts(pid: pid, kind: kind, durationNs: durationNs)
+    }
+
+    var line: String {
+      switch content {
+      case .event(let event, let line): line ?? event.jsonLine
+      case .episode(let episode, let stack, let offset):
+        EventFormatter().event(for: episode, stack: stack, wallClockOffset: offset).jsonLine
+      }
     }
   }
 
@@ -40,7 +71,7 @@ public final class EventHub: Sendable {
 
   private struct State {
     var subscribers: [ObjectIdentifier: Subscription] = [:]
-    var recent: [(BlockingEventJSON, String?)] = []
+    var recent: [Entry] = []
     var recentStart = 0
     var lostSubscribers: UInt64 = 0
   }
@@ -64,17 +95,33 @@ public final class EventHub: Sendable {
   /// Delivers one event. `line` is its JSON line when already encoded; otherwise it is encoded
   /// only if a subscriber wants the event, or later if a client asks for recent events.
   public func publish(_ event: BlockingEventJSON, line: String? = nil) {
+    publish(
+      Entry(
+        pid: event.pid, kind: event.kind, durationNs: event.durationNs,
+        content: .event(event, line: line)))
+  }
+
+  /// Delivers the event of `episode` (its stack rendered), made into an event and encoded only
+  /// if a subscriber wants it, or later if a client asks for recent events.
+  func publish(_ episode: BlockingEpisode, stack: StackCache.Rendered, wallClockOffset: Int64) {
+    publish(
+      Entry(
+        pid: episode.pid, kind: episode.kind.rawValue, durationNs: episode.durationNanoseconds,
+        content: .episode(episode, stack: stack, wallClockOffset: wallClockOffset)))
+  }
+
+  private func publish(_ entry: Entry) {
     state.withLock { state in
       if state.recent.count < recentCapacity {
-        state.recent.append((event, line))
+        state.recent.append(entry)
       } else {
-        state.recent[state.recentStart] = (event, line)
+        state.recent[state.recentStart] = entry
         state.recentStart = (state.recentStart + 1) % recentCapacity
       }
-      var encoded = line
-      for subscriber in state.subscribers.values where subscriber.filter.accepts(event) {
-        if encoded == nil { encoded = event.jsonLine }
-        subscriber.queue.push(encoded!)
+      var line: String?
+      for subscriber in state.subscribers.values where entry.accepted(by: subscriber.filter) {
+        if line == nil { line = entry.line }
+        subscriber.queue.push(line!)
       }
     }
   }
@@ -84,7 +131,7 @@ public final class EventHub: Sendable {
     let ordered = state.withLock { state in
       Array(state.recent[state.recentStart...] + state.recent[..<state.recentStart])
     }
-    return ordered.filter { filter.accepts($0.0) }.suffix(limit).map { $0.1 ?? $0.0.jsonLine }
+    return ordered.filter { $0.accepted(by: filter) }.suffix(limit).map(\.line)
   }
 
   /// Starts a stream of events passing `filter`.

@@ -104,11 +104,15 @@ public final class EventPipeline: Sendable {
               symbolizer.symbolize(
                 pid: episode.pid, addresses: episode.stack, returnAddresses: true))
           }
-          let event = formatter.event(for: episode, stack: stack, wallClockOffset: offset)
-          // Encoded here only when logged; the hub encodes for the API on demand.
-          let line = output.isEnabled ? formatter.line(event) : nil
-          if let line { output.write(line) }
-          hub.publish(event, line: line)
+          // Made into an event here only when logged; the hub makes it for the API on demand.
+          if output.isEnabled {
+            let event = formatter.event(for: episode, stack: stack, wallClockOffset: offset)
+            let line = formatter.line(event)
+            output.write(line)
+            hub.publish(event, line: line)
+          } else {
+            hub.publish(episode, stack: stack, wallClockOffset: offset)
+          }
           emitted += 1
         case .exec(let pid, _):
           forget(pid, in: &stacks)
@@ -128,3 +132,4 @@ public final class EventPipeline: Sendable {
     stacks.forget(pid: pid)
   }
 }
+

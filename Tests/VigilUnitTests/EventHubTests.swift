@@ -24,6 +24,28 @@ import Testing
     hub.publish(event(index, pid: pid, kind: kind, durationNs: durationNs), line: "line\(index)")
   }
 
+  /// An episode published as it is (not logged) is made into the same event the log would
+  /// carry, when a subscriber or a recent-events query reads it, and is filtered the same way.
+  @Test func unloggedEpisodesBecomeTheLoggedEventWhenRead() {
+    let hub = EventHub()
+    let subscription = hub.subscribe(EventHub.Filter(kind: "futex"))
+    let formatter = EventFormatter()
+    let stack = formatter.render(EventFormatterTests.frames)
+    let episodes = [EventFormatterTests.offcpu(), EventFormatterTests.futex()]
+    for episode in episodes {
+      hub.publish(episode, stack: stack, wallClockOffset: EventFormatterTests.offset)
+    }
+    let logged = episodes.map {
+      formatter.line(
+        formatter.event(for: $0, stack: stack, wallClockOffset: EventFormatterTests.offset))
+    }
+    #expect(hub.recent(EventHub.Filter(), limit: 10) == logged)
+    #expect(hub.recent(EventHub.Filter(pid: 4242, kind: "offcpu"), limit: 10) == [logged[0]])
+    #expect(
+      hub.recent(EventHub.Filter(minDurationNanoseconds: 1_000_000_000), limit: 10) == [logged[1]])
+    #expect(subscription.next(timeout: 1) == [logged[1]])
+  }
+
   // MARK: Filters
 
   @Test func filterAcceptsByPidKindAndDuration() {
