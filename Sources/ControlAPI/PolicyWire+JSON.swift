@@ -1,14 +1,6 @@
 /// JSON for policy texts, which run to megabytes: written and read byte by byte, several times
 /// faster than Foundation's coders, in the same JSON.
 public enum PolicyJSON {
-  /// `request` as JSON, what `WireJSON.encode` gives.
-  public static func encode(_ request: PolicyRequest) -> [UInt8] {
-    var out: [UInt8] = Array(#"{"sources":"#.utf8)
-    appendSources(request.sources, to: &out)
-    out.append(UInt8(ascii: "}"))
-    return out
-  }
-
   /// Appends `sources` as a JSON array of `{"source", "yaml"}` objects.
   public static func appendSources(_ sources: [PolicySource], to out: inout [UInt8]) {
     // Room for escapes too (a line break takes two bytes), so megabytes are not copied to grow.
