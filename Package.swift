@@ -98,7 +98,8 @@ let package = Package(
       name: "vigil-workload", cSettings: framePointers,
       linkerSettings: [.linkedLibrary("pthread")]
     ),
-    .executableTarget(name: "vigil-bench"),
+    .executableTarget(
+      name: "vigil-bench", dependencies: ["BPFCore", "CVigilABI", "VigilBPFTestObjects"]),
     // Goroutine snapshot cost for 1k/10k/100k parked goroutines; a look at one Go process.
     .executableTarget(name: "vigil-go-bench", dependencies: ["GoProcess", "GoroutineModel"]),
     // Policy path benchmark: compile, fill, flip and per-packet cost.

@@ -30,6 +30,18 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     }
   }
 
+  /// Appends `items` in order with one wake-up; what does not fit (or everything, when
+  /// closed) is dropped and counted.
+  public func push(contentsOf items: [Element]) {
+    guard !items.isEmpty else { return }
+    condition.withLock {
+      let room = closed ? 0 : max(0, capacity - (self.items.count - head))
+      self.items.append(contentsOf: items.prefix(room))
+      droppedCount += UInt64(items.count - min(room, items.count))
+      if room > 0 { condition.signal() }
+    }
+  }
+
   /// Takes everything queued, waiting up to `timeout` for the first item.
   /// Returns nil once the queue is closed and drained.
   public func popAll(timeout: TimeInterval) -> [Element]? {

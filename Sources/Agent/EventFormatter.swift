@@ -16,7 +16,9 @@ public struct EventFormatter: Sendable {
   }
 
   /// The event for `episode`, with its stack already rendered.
-  func event(for episode: BlockingEpisode, stack: StackCache.Rendered, wallClockOffset: Int64)
+  func event(
+    for episode: BlockingEpisode, stack: RenderedStack.Rendering, wallClockOffset: Int64
+  )
     -> BlockingEventJSON
   {
     let wallNanoseconds = Int64(bitPattern: episode.startMonotonicNanoseconds) &+ wallClockOffset
@@ -42,8 +44,8 @@ public struct EventFormatter: Sendable {
   }
 
   /// A symbolized stack as events carry it: names, and frames with addresses.
-  func render(_ frames: [Frame]) -> StackCache.Rendered {
-    StackCache.Rendered(
+  func render(_ frames: [Frame]) -> RenderedStack.Rendering {
+    RenderedStack.Rendering(
       stack: frames.map { $0.function ?? Self.unnamed($0) },
       frames: frames.map {
         .init(

@@ -29,29 +29,58 @@ public final class EventHub: Sendable {
     }
   }
 
-  /// An event as the hub keeps it: what filters read, and the event, encoded when first needed.
-  private struct Entry {
-    enum Content {
-      case event(BlockingEventJSON, line: String?)
-      /// Not made into an event yet: nobody has read it.
-      case episode(BlockingEpisode, stack: StackCache.Rendered, wallClockOffset: Int64)
+  /// An event as the hub keeps it: what filters read, and either the event already made
+  /// (logged) or the record it is made from, when first read. A flat struct, cheap to copy.
+  struct Entry {
+    var pid: Int32
+    var kind: BlockingKind
+    var durationNs: UInt64
+    private var made: MadeEvent?
+    private var info: BlockInfo?
+    private var stack: RenderedStack?
+    private var wallClockOffset: Int64 = 0
+
+    /// An event already made; `line` is its JSON line when already encoded.
+    init(_ event: BlockingEventJSON, line: String?) {
+      pid = event.pid
+      kind = BlockingKind(rawValue: event.kind) ?? .offcpu
+      durationNs = event.durationNs
+      made = MadeEvent(event: event, line: line)
     }
 
-    var pid: Int32
-    var kind: String
-    var durationNs: UInt64
-    var content: Content
+    /// The event of `info` with `stack` (symbolized), made only if someone reads it.
+    init(_ info: BlockInfo, stack: RenderedStack, wallClockOffset: Int64) {
+      pid = info.pid
+      kind = info.kind
+      durationNs = info.durationNanoseconds
+      self.info = info
+      self.stack = stack
+      self.wallClockOffset = wallClockOffset
+    }
 
     func accepted(by filter: Filter) -> Bool {
-      filter.accepts(pid: pid, kind: kind, durationNs: durationNs)
+      filter.accepts(pid: pid, kind: kind.rawValue, durationNs: durationNs)
     }
 
     var line: String {
-      switch content {
-      case .event(let event, let line): line ?? event.jsonLine
-      case .episode(let episode, let stack, let offset):
-        EventFormatter().event(for: episode, stack: stack, wallClockOffset: offset).jsonLine
-      }
+      if let made { return made.line ?? made.event.jsonLine }
+      guard let info, let stack else { preconditionFailure("an entry has an event or a record") }
+      let rendering = stack.rendering ?? RenderedStack.Rendering(stack: [], frames: [])
+      return EventFormatter().event(
+        for: info.episode(stack: stack.addresses), stack: rendering,
+        wallClockOffset: wallClockOffset
+      ).jsonLine
+    }
+  }
+
+  /// An event made (and maybe encoded) before it reached the hub.
+  private final class MadeEvent: Sendable {
+    let event: BlockingEventJSON
+    let line: String?
+
+    init(event: BlockingEventJSON, line: String?) {
+      self.event = event
+      self.line = line
     }
   }
 
@@ -95,33 +124,24 @@ public final class EventHub: Sendable {
   /// Delivers one event. `line` is its JSON line when already encoded; otherwise it is encoded
   /// only if a subscriber wants the event, or later if a client asks for recent events.
   public func publish(_ event: BlockingEventJSON, line: String? = nil) {
-    publish(
-      Entry(
-        pid: event.pid, kind: event.kind, durationNs: event.durationNs,
-        content: .event(event, line: line)))
+    publish([Entry(event, line: line)])
   }
 
-  /// Delivers the event of `episode` (its stack rendered), made into an event and encoded only
-  /// if a subscriber wants it, or later if a client asks for recent events.
-  func publish(_ episode: BlockingEpisode, stack: StackCache.Rendered, wallClockOffset: Int64) {
-    publish(
-      Entry(
-        pid: episode.pid, kind: episode.kind.rawValue, durationNs: episode.durationNanoseconds,
-        content: .episode(episode, stack: stack, wallClockOffset: wallClockOffset)))
-  }
-
-  private func publish(_ entry: Entry) {
+  /// Delivers events in order, under one lock.
+  func publish(_ entries: [Entry]) {
     state.withLock { state in
-      if state.recent.count < recentCapacity {
-        state.recent.append(entry)
-      } else {
-        state.recent[state.recentStart] = entry
-        state.recentStart = (state.recentStart + 1) % recentCapacity
-      }
-      var line: String?
-      for subscriber in state.subscribers.values where entry.accepted(by: subscriber.filter) {
-        if line == nil { line = entry.line }
-        subscriber.queue.push(line!)
+      for entry in entries {
+        if state.recent.count < recentCapacity {
+          state.recent.append(entry)
+        } else {
+          state.recent[state.recentStart] = entry
+          state.recentStart = (state.recentStart + 1) % recentCapacity
+        }
+        var line: String?
+        for subscriber in state.subscribers.values where entry.accepted(by: subscriber.filter) {
+          if line == nil { line = entry.line }
+          subscriber.queue.push(line!)
+        }
       }
     }
   }

@@ -8,9 +8,11 @@ import Symbolization
 
 /// Moves records from the probes' ring buffer to the log and the API.
 ///
-/// A dedicated thread polls the ring buffer (wake-ups are batched in the
-/// kernel) and only decodes; a second thread symbolizes, formats and delivers.
-/// The bounded queue between them drops and counts rather than blocking the reader.
+/// A dedicated thread polls the ring buffer (wake-ups are batched in the kernel), reads
+/// each record in place and looks its stack up (a known stack costs a hash, no allocation);
+/// a second thread symbolizes new stacks and delivers. The bounded queue between them drops
+/// and counts rather than blocking the reader. An event stays in its fixed-size ABI layout
+/// and is decoded and encoded only when it is logged or read through the API.
 public final class EventPipeline: Sendable {
   /// What the pipeline has counted.
   public struct Counters: Sendable, Equatable {
@@ -25,13 +27,17 @@ public final class EventPipeline: Sendable {
   private let hub: EventHub
   private let output: EventOutput
   private let logger: Logger
-  private let queue: BoundedQueue<ProbeRecord>
+  private let queue: BoundedQueue<Item>
   private let counters = LockedValue(Counters())
   private let running = LockedValue(false)
   private let activeThreads = LockedValue(0)
   private let formatter = EventFormatter()
-  /// Used by the processor thread only.
-  private let stacks = LockedValue(StackCache())
+
+  /// What the reader hands to the processor, in ring buffer order.
+  enum Item {
+    case blocking(BlockInfo, stack: RenderedStack)
+    case process(ProcessRecord)
+  }
 
   public init(
     probes: BlockingProbes, registry: TargetRegistry, symbolizer: Symbolizer, hub: EventHub,
@@ -52,17 +58,8 @@ public final class EventPipeline: Sendable {
 
   /// Starts the reader and processor threads.
   public func start() throws(BPFError) {
-    let queue = self.queue
-    let counters = self.counters
-    let ring = try probes.makeRingBuffer { bytes in
-      do {
-        let record = try RecordDecoder.decode(bytes)
-        counters.withLock { $0.received += 1 }
-        queue.push(record)
-      } catch {
-        counters.withLock { $0.decodeErrors += 1 }
-      }
-    }
+    let batch = ReaderBatch()
+    let ring = try probes.makeRingBuffer { bytes in batch.append(bytes) }
     running.withLock { $0 = true }
     activeThreads.withLock { $0 = 2 }
     let reader = Thread { [self] in
@@ -72,13 +69,14 @@ public final class EventPipeline: Sendable {
           logger.error("ring buffer poll failed", metadata: ["error": "\(error)"])
           Thread.sleep(forTimeInterval: 0.1)
         }
+        handOver(batch)
       }
       queue.close()
     }
     reader.name = "vigil-ringbuf"
     let processor = Thread { [self] in
       defer { activeThreads.withLock { $0 -= 1 } }
-      while let batch = queue.popAll(timeout: 0.5) { process(batch) }
+      while let items = queue.popAll(timeout: 0.5) { process(items) }
     }
     processor.name = "vigil-events"
     reader.start()
@@ -92,44 +90,75 @@ public final class EventPipeline: Sendable {
     output.flush()
   }
 
-  private func process(_ batch: [ProbeRecord]) {
+  /// Moves what one poll read to the processor: one lock and at most one wake-up per poll.
+  private func handOver(_ batch: ReaderBatch) {
+    guard !batch.items.isEmpty || batch.decodeErrors > 0 else { return }
+    queue.push(contentsOf: batch.items)
+    counters.withLock {
+      $0.received += UInt64(batch.items.count)
+      $0.decodeErrors += batch.decodeErrors
+    }
+    batch.items.removeAll(keepingCapacity: true)
+    batch.decodeErrors = 0
+  }
+
+  private func process(_ items: [Item]) {
     let offset = EventFormatter.wallClockOffset()
-    var emitted: UInt64 = 0
-    stacks.withLock { stacks in
-      for record in batch {
-        switch record {
-        case .blocking(let episode):
-          let stack = stacks.rendered(pid: episode.pid, addresses: episode.stack) {
-            formatter.render(
-              symbolizer.symbolize(
-                pid: episode.pid, addresses: episode.stack, returnAddresses: true))
-          }
-          // Made into an event here only when logged; the hub makes it for the API on demand.
-          if output.isEnabled {
-            let event = formatter.event(for: episode, stack: stack, wallClockOffset: offset)
-            let line = formatter.line(event)
-            output.write(line)
-            hub.publish(event, line: line)
-          } else {
-            hub.publish(episode, stack: stack, wallClockOffset: offset)
-          }
-          emitted += 1
-        case .exec(let pid, _):
-          forget(pid, in: &stacks)
-          registry.processExecuted(pid: pid)
-        case .exit(let pid, _, _):
-          forget(pid, in: &stacks)
-          registry.processExited(pid: pid)
+    var entries: [EventHub.Entry] = []
+    entries.reserveCapacity(items.count)
+    for item in items {
+      switch item {
+      case .blocking(let info, let stack):
+        if stack.rendering == nil {
+          stack.rendering = formatter.render(
+            symbolizer.symbolize(pid: stack.pid, addresses: stack.addresses, returnAddresses: true))
+        }
+        // Made into an event here only when logged; the hub makes it for the API on demand.
+        if output.isEnabled {
+          let event = formatter.event(
+            for: info.episode(stack: stack.addresses), stack: stack.rendering!,
+            wallClockOffset: offset)
+          let line = formatter.line(event)
+          output.write(line)
+          entries.append(EventHub.Entry(event, line: line))
+        } else {
+          entries.append(EventHub.Entry(info, stack: stack, wallClockOffset: offset))
+        }
+      case .process(let process):
+        symbolizer.forget(pid: process.pid)
+        if process.isExec {
+          registry.processExecuted(pid: process.pid)
+        } else {
+          registry.processExited(pid: process.pid)
         }
       }
     }
-    counters.withLock { $0.emitted += emitted }
+    hub.publish(entries)
+    counters.withLock { $0.emitted += UInt64(entries.count) }
     output.flush()
-  }
-
-  private func forget(_ pid: Int32, in stacks: inout StackCache) {
-    symbolizer.forget(pid: pid)
-    stacks.forget(pid: pid)
   }
 }
 
+/// What the ring buffer reader read during one poll, and the stacks it has seen; touched by
+/// the reader thread only.
+private final class ReaderBatch: @unchecked Sendable {
+  var items: [EventPipeline.Item] = []
+  var decodeErrors: UInt64 = 0
+  private var stacks = StackCache()
+
+  func append(_ bytes: UnsafeRawBufferPointer) {
+    do {
+      switch try RecordView(bytes) {
+      case .blocking(let info, let addresses):
+        items.append(.blocking(info, stack: stacks.stack(pid: info.pid, addresses: addresses)))
+      case .process(let process):
+        // Later records of this pid are of a new image (or none): new stacks. Those queued
+        // before are symbolized before the processor forgets the old mappings.
+        stacks.forget(pid: process.pid)
+        items.append(.process(process))
+      }
+    } catch {
+      decodeErrors += 1
+    }
+  }
+}

@@ -35,3 +35,22 @@ extension BPFProgram {
       dataOut: Array(output.prefix(Int(opts.data_size_out))))
   }
 }
+
+extension BPFProgram {
+  /// Runs a loaded `SEC("syscall")` program once with `context` as its argument; returns the
+  /// program's return value.
+  public func run<Context: BitwiseCopyable>(context: Context) throws(BPFError) -> UInt32 {
+    var context = context
+    var opts = bpf_test_run_opts()
+    opts.sz = MemoryLayout<bpf_test_run_opts>.size
+    let result = withUnsafeMutableBytes(of: &context) { bytes in
+      opts.ctx_in = UnsafeRawPointer(bytes.baseAddress)
+      opts.ctx_size_in = UInt32(bytes.count)
+      return bpf_prog_test_run_opts(fd, &opts)
+    }
+    guard result == 0 else {
+      throw BPFError.libbpf("bpf_prog_test_run_opts", "run of \(name)", result: result)
+    }
+    return opts.retval
+  }
+}

@@ -1,6 +1,6 @@
 import Foundation
 
-/// BPF objects compiled from `bpf/tests/`, for tests only.
+/// BPF objects compiled from `bpf/tests/`, for tests and benchmarks only.
 public enum TestBPFObjects {
   /// `bpf/tests/rejected.bpf.c`: a program the verifier refuses.
   public static var rejected: [UInt8] { [UInt8](Data(base64Encoded: rejectedBase64)!) }
@@ -9,4 +9,10 @@ public enum TestBPFObjects {
 extension TestBPFObjects {
   /// `bpf/tests/classifier.bpf.c`: drops packets longer than 100 bytes.
   public static var classifier: [UInt8] { [UInt8](Data(base64Encoded: classifierBase64)!) }
+}
+
+extension TestBPFObjects {
+  /// `bpf/tests/ring_producer.bpf.c`: writes copies of one block record into a ring buffer
+  /// (vigil-bench's synthetic producer).
+  public static var ring_producer: [UInt8] { [UInt8](Data(base64Encoded: ring_producerBase64)!) }
 }

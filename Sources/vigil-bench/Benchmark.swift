@@ -17,7 +17,7 @@ struct Benchmark {
     let runner = WindowRunner(
       binaries: binaries, options: options, workDirectory: workDirectory, pinPath: pinPath)
     var samples: [Sample] = []
-    for round in 1...options.rounds {
+    for round in stride(from: 1, through: options.rounds, by: 1) {
       // Rotate the order each round so no mode always follows the same one.
       let shift = (round - 1) % modes.count
       for mode in modes[shift...] + modes[..<shift] {
@@ -27,9 +27,17 @@ struct Benchmark {
         Progress.say("round \(round)/\(options.rounds) \(mode.rawValue): \(Self.describe(sample))")
       }
     }
+    var consumer: [ConsumerCapacity.Sample] = []
+    if !options.consumerRates.isEmpty {
+      quietBudget -= MachineLoad.waitForQuiet(limit: quietBudget)
+      consumer = try ConsumerCapacity(
+        binaries: binaries, workDirectory: workDirectory, pinPath: pinPath
+      ).run(rates: options.consumerRates, seconds: options.seconds)
+    }
     return Results(
       command: command, options: options, machine: .current(), idle: idle,
-      summaries: Results.summarize(samples, modes: modes), samples: samples,
+      summaries: samples.isEmpty ? [] : Results.summarize(samples, modes: modes),
+      samples: samples, consumer: consumer,
       durationSeconds: Date().timeIntervalSince(started))
   }
 

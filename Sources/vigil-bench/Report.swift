@@ -6,8 +6,11 @@ struct Report {
 
   func render() -> String {
     var lines = header()
-    lines += overheadTable()
-    lines += daemonTable()
+    if !results.samples.isEmpty {
+      lines += overheadTable()
+      lines += daemonTable()
+    }
+    lines += consumerTable()
     lines += memoryTable()
     lines += goalsTable()
     return lines.joined(separator: "\n") + "\n"
@@ -94,6 +97,30 @@ struct Report {
     return lines + [""]
   }
 
+  private func consumerTable() -> [String] {
+    guard !results.consumer.isEmpty else { return [] }
+    var lines = [
+      "### vigild's capacity: synthetic records",
+      "",
+      "A BPF program (`bpf/tests/ring_producer.bpf.c`) writes copies of one off-CPU record, with a real "
+        + "stack of the benchmark, into vigild's pinned ring buffer, waking vigild as its probes do. Each rate "
+        + "is held for one \(Self.number(results.options.seconds)) s window; vigild makes every record an event "
+        + "(symbolized stack, recent-events buffer) with events not logged. CPU: vigild's user + system time "
+        + "over the window and its drain, % of one core.",
+      "",
+      "| offered/s | read/s | lost (ring buffer / queue) | vigild CPU | CPU per event |",
+      "|---:|---:|---:|---:|---:|",
+    ]
+    for sample in results.consumer {
+      lines.append(
+        "| \(Self.grouped(sample.offeredPerSecond)) | \(Self.grouped(sample.receivedPerSecond)) "
+          + "| \(Self.grouped(sample.lostRingBuffer)) / \(Self.grouped(sample.lostQueue)) "
+          + "| \(String(format: "%.1f%%", sample.cpuPercent)) "
+          + "| \(String(format: "%.0f ns", sample.nanosecondsPerEvent)) |")
+    }
+    return lines + [""]
+  }
+
   private func memoryTable() -> [String] {
     let idle = results.idle
     let loaded = results.summary(.vigildZero)?.daemon?.maxRssKiB
@@ -129,6 +156,15 @@ struct Report {
       row(
         "zero thresholds: < 10% of a core", String(format: "%.1f%%", daemon.cpuPercent),
         daemon.cpuPercent < 10)
+    }
+    if let million = results.consumer.first(where: { $0.offeredPerSecond == 1_000_000 }) {
+      row(
+        "synthetic 1M records/s: all read, 0 lost",
+        "\(Self.grouped(million.receivedPerSecond))/s, \(Self.grouped(million.lost)) lost",
+        million.lost == 0 && million.received == million.produced)
+      row(
+        "synthetic 1M records/s: < 10% of a core", String(format: "%.1f%%", million.cpuPercent),
+        million.cpuPercent < 10)
     }
     row(
       "RSS ≤ 30 MiB idle", Self.mebibytes(results.idle.rssKiB), results.idle.rssKiB <= 30 * 1024)

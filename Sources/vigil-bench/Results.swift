@@ -44,6 +44,8 @@ struct Results: Codable, Sendable {
   var idle: Idle
   var summaries: [ModeSummary]
   var samples: [Sample]
+  /// vigild consuming synthetic records, one window per rate.
+  var consumer: [ConsumerCapacity.Sample]
   var durationSeconds: Double
 
   func summary(_ mode: Mode) -> ModeSummary? { summaries.first { $0.mode == mode } }

@@ -22,6 +22,19 @@ import Testing
     #expect(queue.popAll(timeout: 0) == [])
   }
 
+  @Test func pushingManyKeepsWhatFitsAndCountsTheRest() {
+    let queue = BoundedQueue<Int>(capacity: 5)
+    queue.push(contentsOf: [])
+    queue.push(contentsOf: [1, 2])
+    queue.push(contentsOf: [3, 4, 5, 6, 7])
+    #expect(queue.dropped == 2)
+    #expect(queue.popAll(timeout: 0) == [1, 2, 3, 4, 5])
+    queue.close()
+    queue.push(contentsOf: [8])
+    #expect(queue.dropped == 3)
+    #expect(queue.popAll(timeout: 0) == nil)
+  }
+
   @Test func fullQueueDropsAndCounts() {
     let queue = BoundedQueue<Int>(capacity: 3)
     #expect(queue.capacity == 3)

@@ -1,8 +1,10 @@
+import CVigilABI
 import ControlAPI
 import Foundation
 import Testing
 
 @testable import Agent
+@testable import BlockingModel
 
 /// Fan-out of events to API subscribers and the recent-events ring.
 @Suite struct EventHubTests {
@@ -24,20 +26,63 @@ import Testing
     hub.publish(event(index, pid: pid, kind: kind, durationNs: durationNs), line: "line\(index)")
   }
 
-  /// An episode published as it is (not logged) is made into the same event the log would
+  /// `episode` as the probes lay it out, without its stack.
+  static func info(_ episode: BlockingEpisode) -> BlockInfo {
+    func setChars<Tuple>(_ tuple: inout Tuple, _ text: String) {
+      withUnsafeMutableBytes(of: &tuple) { raw in
+        for (index, byte) in text.utf8.prefix(raw.count).enumerated() { raw[index] = byte }
+      }
+    }
+    var raw = vigil_block_info()
+    raw.kind = UInt32((episode.kind == .futex ? VIGIL_RECORD_FUTEX : VIGIL_RECORD_OFFCPU).rawValue)
+    raw.pid = UInt32(bitPattern: episode.pid)
+    raw.tid = UInt32(bitPattern: episode.tid)
+    raw.target_id = episode.targetID
+    raw.start_ns = episode.startMonotonicNanoseconds
+    raw.duration_ns = episode.durationNanoseconds
+    raw.state = episode.state == .interruptible ? 1 : episode.state == .uninterruptible ? 2 : 0
+    raw.goroutine = episode.goroutine ?? -1
+    setChars(&raw.comm, episode.comm)
+    if let waker = episode.waker {
+      raw.waker_pid = UInt32(bitPattern: waker.pid)
+      raw.waker_tid = UInt32(bitPattern: waker.tid)
+      setChars(&raw.waker_comm, waker.comm)
+    }
+    if let futex = episode.futex {
+      raw.futex_uaddr = futex.address
+      raw.futex_op = futex.operation
+      raw.futex_syscall = futex.syscall.rawValue
+      raw.futex_ret = futex.returnValue
+      raw.futex_outcome = UInt32(
+        [
+          .woken: VIGIL_FUTEX_WOKEN, .timedOut: VIGIL_FUTEX_TIMED_OUT,
+          .interrupted: VIGIL_FUTEX_INTERRUPTED, .error: VIGIL_FUTEX_ERROR,
+        ][futex.outcome]!.rawValue)
+    }
+    raw.stack_bytes = Int32(episode.stack.count * 8)
+    return BlockInfo(raw: raw)
+  }
+
+  /// A record published as it is (not logged) is made into the same event the log would
   /// carry, when a subscriber or a recent-events query reads it, and is filtered the same way.
-  @Test func unloggedEpisodesBecomeTheLoggedEventWhenRead() {
+  @Test func unloggedRecordsBecomeTheLoggedEventWhenRead() {
     let hub = EventHub()
     let subscription = hub.subscribe(EventHub.Filter(kind: "futex"))
     let formatter = EventFormatter()
-    let stack = formatter.render(EventFormatterTests.frames)
+    let rendering = formatter.render(EventFormatterTests.frames)
     let episodes = [EventFormatterTests.offcpu(), EventFormatterTests.futex()]
-    for episode in episodes {
-      hub.publish(episode, stack: stack, wallClockOffset: EventFormatterTests.offset)
+    let stacks = episodes.map {
+      RenderedStack(pid: $0.pid, addresses: $0.stack, rendering: rendering)
     }
+    let infos = episodes.map(Self.info)
+    #expect(zip(infos, episodes).allSatisfy { $0.episode(stack: $1.stack) == $1 })
+    hub.publish(
+      zip(infos, stacks).map {
+        EventHub.Entry($0, stack: $1, wallClockOffset: EventFormatterTests.offset)
+      })
     let logged = episodes.map {
       formatter.line(
-        formatter.event(for: $0, stack: stack, wallClockOffset: EventFormatterTests.offset))
+        formatter.event(for: $0, stack: rendering, wallClockOffset: EventFormatterTests.offset))
     }
     #expect(hub.recent(EventHub.Filter(), limit: 10) == logged)
     #expect(hub.recent(EventHub.Filter(pid: 4242, kind: "offcpu"), limit: 10) == [logged[0]])

@@ -22,7 +22,7 @@ import Testing
         raw.storeBytes(of: frame, toByteOffset: index * 8, as: UInt64.self)
       }
     }
-    record.stack_bytes = Int32(frames.count * 8)
+    record.info.stack_bytes = Int32(frames.count * 8)
   }
 
   private static func blockRecord(
@@ -30,13 +30,13 @@ import Testing
     comm: String = "worker"
   ) -> vigil_block_record {
     var record = vigil_block_record()
-    record.kind = UInt32(kind.rawValue)
-    record.pid = pid
-    record.tid = tid
-    record.target_id = 7
-    record.start_ns = 123_456_789_012
-    record.duration_ns = 250_000_000
-    setChars(&record.comm, comm)
+    record.info.kind = UInt32(kind.rawValue)
+    record.info.pid = pid
+    record.info.tid = tid
+    record.info.target_id = 7
+    record.info.start_ns = 123_456_789_012
+    record.info.duration_ns = 250_000_000
+    setChars(&record.info.comm, comm)
     return record
   }
 
@@ -45,11 +45,11 @@ import Testing
     outcome: vigil_futex_outcome = VIGIL_FUTEX_WOKEN, ret: Int32 = 0
   ) -> vigil_block_record {
     var record = blockRecord(kind: VIGIL_RECORD_FUTEX)
-    record.futex_op = op
-    record.futex_uaddr = 0x7ffd_1234_abc0
-    record.futex_syscall = UInt32(syscall.rawValue)
-    record.futex_outcome = UInt32(outcome.rawValue)
-    record.futex_ret = ret
+    record.info.futex_op = op
+    record.info.futex_uaddr = 0x7ffd_1234_abc0
+    record.info.futex_syscall = UInt32(syscall.rawValue)
+    record.info.futex_outcome = UInt32(outcome.rawValue)
+    record.info.futex_ret = ret
     return record
   }
 
@@ -86,6 +86,9 @@ import Testing
 
   @Test func abiLayoutSizes() {
     #expect(MemoryLayout<vigil_block_record>.size == 368)
+    // The stack comes last, after the info, so the info can be kept without it.
+    #expect(MemoryLayout<vigil_block_info>.size == 112)
+    #expect(MemoryLayout<vigil_block_record>.offset(of: \.stack) == 112)
     #expect(MemoryLayout<vigil_process_record>.size == 32)
     #expect(VIGIL_COMM_LEN == 16)
     #expect(VIGIL_MAX_STACK_DEPTH == 32)
@@ -95,10 +98,10 @@ import Testing
 
   @Test func offcpuWithWakerAndStack() throws {
     var record = Self.blockRecord()
-    record.state = 2
-    record.waker_pid = 900
-    record.waker_tid = 901
-    Self.setChars(&record.waker_comm, "kworker/0:1")
+    record.info.state = 2
+    record.info.waker_pid = 900
+    record.info.waker_tid = 901
+    Self.setChars(&record.info.waker_comm, "kworker/0:1")
     Self.setStack(&record, [0x5555_0000_1000, 0x7f00_0000_2000, 0x7f00_0000_3000])
 
     let episode = try Self.decodeEpisode(record)
@@ -121,15 +124,15 @@ import Testing
   @Test(arguments: [(Int64(17), Int64?(17)), (0, nil), (-1, nil)])
   func goroutineOfTheThread(written: Int64, decoded: Int64?) throws {
     var record = Self.blockRecord()
-    record.goroutine = written
+    record.info.goroutine = written
     #expect(try Self.decodeEpisode(record).goroutine == decoded)
   }
 
   @Test func offcpuWithoutWakerIsInterruptible() throws {
     var record = Self.blockRecord()
-    record.state = 1
-    record.waker_pid = 0
-    record.waker_tid = 0
+    record.info.state = 1
+    record.info.waker_pid = 0
+    record.info.waker_tid = 0
     let episode = try Self.decodeEpisode(record)
     #expect(episode.state == .interruptible)
     #expect(episode.waker == nil)
@@ -140,7 +143,7 @@ import Testing
   @Test(arguments: [0, 3, 4, 0x402] as [UInt32])
   func offcpuWithUnknownStateHasNone(state: UInt32) throws {
     var record = Self.blockRecord()
-    record.state = state
+    record.info.state = state
     #expect(try Self.decodeEpisode(record).state == nil)
   }
 
@@ -152,7 +155,7 @@ import Testing
   func stackBytesGiveTheFrameCount(stackBytes: Int32, frames: Int) throws {
     var record = Self.blockRecord()
     Self.setStack(&record, (0..<32).map { 0x1000 + UInt64($0) })
-    record.stack_bytes = stackBytes
+    record.info.stack_bytes = stackBytes
     let episode = try Self.decodeEpisode(record)
     #expect(episode.stack == (0..<frames).map { 0x1000 + UInt64($0) })
     #expect(episode.stackError == nil)
@@ -163,7 +166,7 @@ import Testing
   func negativeStackBytesIsAStackError(stackBytes: Int32) throws {
     var record = Self.blockRecord()
     Self.setStack(&record, [0xdead, 0xbeef])
-    record.stack_bytes = stackBytes
+    record.info.stack_bytes = stackBytes
     let episode = try Self.decodeEpisode(record)
     #expect(episode.stack.isEmpty)
     #expect(episode.stackError == -stackBytes)
@@ -171,8 +174,8 @@ import Testing
 
   @Test func pidsAreReadAsSignedBitPatterns() throws {
     var record = Self.blockRecord(pid: 0xFFFF_FFFF, tid: 0x8000_0000)
-    record.waker_pid = 0xFFFF_FFFE
-    record.waker_tid = 1
+    record.info.waker_pid = 0xFFFF_FFFE
+    record.info.waker_tid = 1
     let episode = try Self.decodeEpisode(record)
     #expect(episode.pid == -1)
     #expect(episode.tid == Int32.min)
@@ -202,14 +205,14 @@ import Testing
 
   @Test func unknownFutexOutcomeIsAnError() throws {
     var record = Self.futexRecord(op: 0)
-    record.futex_outcome = 77
+    record.info.futex_outcome = 77
     #expect(try Self.decodeEpisode(record).futex?.outcome == .error)
   }
 
   /// Futex episodes carry no sleep state, even if the field holds something.
   @Test func futexEpisodeHasNoSleepState() throws {
     var record = Self.futexRecord(op: 128)
-    record.state = 1
+    record.info.state = 1
     let episode = try Self.decodeEpisode(record)
     #expect(episode.state == nil)
   }
@@ -243,7 +246,7 @@ import Testing
       try Self.decodeEpisode(Self.futexRecord(op: 0, syscall: VIGIL_FUTEX_SYS_WAIT)).futex?.syscall
         == .futexWait)
     var unknown = Self.futexRecord(op: 128)
-    unknown.futex_syscall = 42
+    unknown.info.futex_syscall = 42
     let futex = try #require(try Self.decodeEpisode(unknown).futex)
     #expect(futex.syscall == .futex)
     #expect(futex.operationName == "FUTEX_WAIT_PRIVATE")
@@ -251,9 +254,9 @@ import Testing
 
   @Test func futexWithWakerAndStack() throws {
     var record = Self.futexRecord(op: 128)
-    record.waker_pid = 4242
-    record.waker_tid = 4250
-    Self.setChars(&record.waker_comm, "producer")
+    record.info.waker_pid = 4242
+    record.info.waker_tid = 4250
+    Self.setChars(&record.info.waker_comm, "producer")
     Self.setStack(&record, [0x7f00_0000_1111, 0x5555_0000_2222])
     let episode = try Self.decodeEpisode(record)
     #expect(episode.waker == Waker(pid: 4242, tid: 4250, comm: "producer"))
@@ -280,8 +283,8 @@ import Testing
     let comm = "abcdefghijklmno"
     #expect(comm.utf8.count == 15)
     var block = Self.blockRecord(comm: comm)
-    block.waker_tid = 1
-    Self.setChars(&block.waker_comm, comm)
+    block.info.waker_tid = 1
+    Self.setChars(&block.info.waker_comm, comm)
     let episode = try Self.decodeEpisode(block)
     #expect(episode.comm == comm)
     #expect(episode.waker?.comm == comm)
@@ -293,9 +296,9 @@ import Testing
   /// A comm that fills all 16 bytes (no NUL) is read to the end of the array, not beyond.
   @Test func unterminatedCommStopsAtTheArray() throws {
     var record = Self.blockRecord()
-    Self.setChars(&record.comm, "0123456789abcdef")
-    Self.setChars(&record.waker_comm, "WAKER")
-    record.waker_tid = 1
+    Self.setChars(&record.info.comm, "0123456789abcdef")
+    Self.setChars(&record.info.waker_comm, "WAKER")
+    record.info.waker_tid = 1
     let episode = try Self.decodeEpisode(record)
     #expect(episode.comm == "0123456789abcdef")
     #expect(episode.waker?.comm == "WAKER")
@@ -355,7 +358,7 @@ import Testing
   @Test(arguments: [0, 5, 99, 0xFFFF_FFFF] as [UInt32])
   func unknownKindThrows(kind: UInt32) {
     var record = Self.blockRecord()
-    record.kind = kind
+    record.info.kind = kind
     #expect {
       try Self.decode(Self.bytes(of: record))
     } throws: { error in

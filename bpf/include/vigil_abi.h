@@ -43,9 +43,8 @@ enum vigil_futex_syscall {
 	VIGIL_FUTEX_SYS_WAIT = 2,
 };
 
-/* A blocking episode (offcpu or futex), with the user stack taken in the
- * thread's own context on its way back to user space. */
-struct vigil_block_record {
+/* A blocking episode (offcpu or futex), without its stack. */
+struct vigil_block_info {
 	__u32 kind;          /* VIGIL_RECORD_OFFCPU or VIGIL_RECORD_FUTEX */
 	__u32 pid;           /* thread group id */
 	__u32 tid;
@@ -65,6 +64,13 @@ struct vigil_block_record {
 	__s32 stack_bytes;   /* bytes of stack[] filled, or a negative errno */
 	char comm[VIGIL_COMM_LEN];
 	char waker_comm[VIGIL_COMM_LEN];
+};
+
+/* A blocking episode with the user stack taken in the thread's own context on
+ * its way back to user space. The stack comes last, so user space can keep the
+ * info of an event without it. */
+struct vigil_block_record {
+	struct vigil_block_info info;
 	__u64 stack[VIGIL_MAX_STACK_DEPTH]; /* user-space return addresses, innermost first */
 };
 

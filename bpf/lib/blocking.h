@@ -140,12 +140,12 @@ vigil_reserve_block(__u32 kind, __u64 id, const struct vigil_task_state *task,
 		vigil_count(VIGIL_COUNTER_RB_LOST);
 		return NULL;
 	}
-	rec->kind = kind;
-	rec->pid = id >> 32;
-	rec->tid = (__u32)id;
-	rec->target_id = task->target_id;
-	rec->goroutine = vigil_current_goroutine(rec->pid);
-	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+	rec->info.kind = kind;
+	rec->info.pid = id >> 32;
+	rec->info.tid = (__u32)id;
+	rec->info.target_id = task->target_id;
+	rec->info.goroutine = vigil_current_goroutine(rec->info.pid);
+	bpf_get_current_comm(rec->info.comm, sizeof(rec->info.comm));
 
 	__u32 depth = settings->stack_depth;
 	if (depth > VIGIL_MAX_STACK_DEPTH)
@@ -156,18 +156,18 @@ vigil_reserve_block(__u32 kind, __u64 id, const struct vigil_task_state *task,
 					   depth * sizeof(__u64), BPF_F_USER_STACK);
 	if (bytes < 0)
 		vigil_count(VIGIL_COUNTER_STACK_FAIL);
-	rec->stack_bytes = bytes;
+	rec->info.stack_bytes = bytes;
 	return rec;
 }
 
 /* The futex fields of an off-CPU record. */
 static __always_inline void vigil_no_futex(struct vigil_block_record *rec)
 {
-	rec->futex_op = 0;
-	rec->futex_uaddr = 0;
-	rec->futex_ret = 0;
-	rec->futex_outcome = 0;
-	rec->futex_syscall = 0;
+	rec->info.futex_op = 0;
+	rec->info.futex_uaddr = 0;
+	rec->info.futex_ret = 0;
+	rec->info.futex_outcome = 0;
+	rec->info.futex_syscall = 0;
 }
 
 /* Write the pending off-CPU episode of the current thread, if any. */
@@ -181,12 +181,12 @@ static __always_inline void vigil_flush_offcpu(__u64 id, struct vigil_task_state
 	struct vigil_block_record *rec = vigil_reserve_block(VIGIL_RECORD_OFFCPU, id, task, settings);
 	if (!rec)
 		return;
-	rec->start_ns = task->pend_start;
-	rec->duration_ns = task->pend_duration;
-	rec->state = task->pend_state;
-	rec->waker_pid = task->pend_waker_pid;
-	rec->waker_tid = task->pend_waker_tid;
-	__builtin_memcpy(rec->waker_comm, task->pend_waker_comm, sizeof(rec->waker_comm));
+	rec->info.start_ns = task->pend_start;
+	rec->info.duration_ns = task->pend_duration;
+	rec->info.state = task->pend_state;
+	rec->info.waker_pid = task->pend_waker_pid;
+	rec->info.waker_tid = task->pend_waker_tid;
+	__builtin_memcpy(rec->info.waker_comm, task->pend_waker_comm, sizeof(rec->info.waker_comm));
 	vigil_no_futex(rec);
 	vigil_submit(rec, settings);
 }
@@ -260,20 +260,20 @@ static __always_inline void vigil_write_eager(struct task_struct *next, struct v
 		vigil_count(VIGIL_COUNTER_RB_LOST);
 		return;
 	}
-	rec->kind = VIGIL_RECORD_OFFCPU;
-	rec->pid = next->tgid;
-	rec->tid = next->pid;
-	rec->target_id = task->target_id;
-	rec->goroutine = task->eager_goroutine;
-	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), next->comm);
-	rec->start_ns = slept_at;
-	rec->duration_ns = duration;
-	rec->state = task->off_state;
-	rec->waker_pid = task->waker_pid;
-	rec->waker_tid = task->waker_tid;
-	__builtin_memcpy(rec->waker_comm, task->waker_comm, sizeof(rec->waker_comm));
+	rec->info.kind = VIGIL_RECORD_OFFCPU;
+	rec->info.pid = next->tgid;
+	rec->info.tid = next->pid;
+	rec->info.target_id = task->target_id;
+	rec->info.goroutine = task->eager_goroutine;
+	bpf_probe_read_kernel_str(rec->info.comm, sizeof(rec->info.comm), next->comm);
+	rec->info.start_ns = slept_at;
+	rec->info.duration_ns = duration;
+	rec->info.state = task->off_state;
+	rec->info.waker_pid = task->waker_pid;
+	rec->info.waker_tid = task->waker_tid;
+	__builtin_memcpy(rec->info.waker_comm, task->waker_comm, sizeof(rec->info.waker_comm));
 	vigil_no_futex(rec);
-	rec->stack_bytes = task->eager_stack_bytes;
+	rec->info.stack_bytes = task->eager_stack_bytes;
 	if (task->eager_stack_bytes < 0)
 		vigil_count(VIGIL_COUNTER_STACK_FAIL);
 	__builtin_memcpy(rec->stack, task->eager_stack, sizeof(rec->stack));
@@ -352,18 +352,18 @@ static __always_inline void vigil_flush_futex(__u64 id, struct vigil_task_state 
 		return;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	long ret = regs->ax;
-	rec->start_ns = task->futex_since;
-	rec->duration_ns = bpf_ktime_get_ns() - task->futex_since;
-	rec->state = 0;
+	rec->info.start_ns = task->futex_since;
+	rec->info.duration_ns = bpf_ktime_get_ns() - task->futex_since;
+	rec->info.state = 0;
 	/* The waker of the thread's last sleep, which was this wait. */
-	rec->waker_pid = task->waker_pid;
-	rec->waker_tid = task->waker_tid;
-	__builtin_memcpy(rec->waker_comm, task->waker_comm, sizeof(rec->waker_comm));
-	rec->futex_op = task->futex_op;
-	rec->futex_uaddr = task->futex_uaddr;
-	rec->futex_ret = ret;
-	rec->futex_outcome = vigil_futex_outcome(ret, regs->orig_ax);
-	rec->futex_syscall = task->futex_syscall;
+	rec->info.waker_pid = task->waker_pid;
+	rec->info.waker_tid = task->waker_tid;
+	__builtin_memcpy(rec->info.waker_comm, task->waker_comm, sizeof(rec->info.waker_comm));
+	rec->info.futex_op = task->futex_op;
+	rec->info.futex_uaddr = task->futex_uaddr;
+	rec->info.futex_ret = ret;
+	rec->info.futex_outcome = vigil_futex_outcome(ret, regs->orig_ax);
+	rec->info.futex_syscall = task->futex_syscall;
 	vigil_submit(rec, settings);
 }
 
