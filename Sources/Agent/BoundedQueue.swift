@@ -30,15 +30,32 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     }
   }
 
-  /// Appends `items` in order with one wake-up; what does not fit (or everything, when
-  /// closed) is dropped and counted.
-  public func push(contentsOf items: [Element]) {
+  /// Appends `items` in order with one wake-up. When full, the items `droppable` accepts are
+  /// dropped and counted; the others are queued anyway (they are few and must not be lost).
+  /// Once closed, everything is dropped.
+  public func push(contentsOf items: [Element], droppable: (Element) -> Bool = { _ in true }) {
     guard !items.isEmpty else { return }
     condition.withLock {
-      let room = closed ? 0 : max(0, capacity - (self.items.count - head))
-      self.items.append(contentsOf: items.prefix(room))
-      droppedCount += UInt64(items.count - min(room, items.count))
-      if room > 0 { condition.signal() }
+      guard !closed else {
+        droppedCount += UInt64(items.count)
+        return
+      }
+      var room = max(0, capacity - (self.items.count - head))
+      if room >= items.count {
+        self.items.append(contentsOf: items)
+      } else {
+        for item in items {
+          if room > 0 {
+            self.items.append(item)
+            room -= 1
+          } else if droppable(item) {
+            droppedCount += 1
+          } else {
+            self.items.append(item)
+          }
+        }
+      }
+      condition.signal()
     }
   }
 

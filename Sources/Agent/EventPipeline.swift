@@ -33,11 +33,37 @@ public final class EventPipeline: Sendable {
   private let activeThreads = LockedValue(0)
   private let formatter = EventFormatter()
 
-  /// What the reader hands to the processor, in ring buffer order.
-  enum Item {
-    case blocking(BlockInfo, stack: RenderedStack)
+  /// What the reader hands to the processor, in ring buffer order. Plain bytes, cheap to move
+  /// in bulk, and no reference counted per event (two threads counting references on the
+  /// same stack would bounce its cache line between CPUs on every event).
+  enum Item: BitwiseCopyable {
+    case blocking(BlockInfo, stackID: UInt32)
+    /// A stack seen for the first time (see `StackCache`); the processor takes over the +1
+    /// reference. `restarted`: the ids given out before are void.
+    case newStack(id: UInt32, restarted: Bool, Unmanaged<NewStack>)
     case process(ProcessRecord)
+
+    /// Only blocking items may be dropped when the queue is full: the others keep the
+    /// processor's view of stacks and processes right.
+    var isDroppable: Bool {
+      if case .blocking = self { return true }
+      return false
+    }
   }
+
+  /// The raw stack of a `newStack` item.
+  final class NewStack: Sendable {
+    let pid: Int32
+    let addresses: [UInt64]
+
+    init(pid: Int32, addresses: [UInt64]) {
+      self.pid = pid
+      self.addresses = addresses
+    }
+  }
+
+  /// The processor's stacks, by id; touched by the processor thread only.
+  private let processorStacks = LockedValue<[RenderedStack]>([])
 
   public init(
     probes: BlockingProbes, registry: TargetRegistry, symbolizer: Symbolizer, hub: EventHub,
@@ -92,13 +118,14 @@ public final class EventPipeline: Sendable {
 
   /// Moves what one poll read to the processor: one lock and at most one wake-up per poll.
   private func handOver(_ batch: ReaderBatch) {
-    guard !batch.items.isEmpty || batch.decodeErrors > 0 else { return }
-    queue.push(contentsOf: batch.items)
+    guard batch.records > 0 || batch.decodeErrors > 0 else { return }
+    queue.push(contentsOf: batch.items, droppable: \.isDroppable)
     counters.withLock {
-      $0.received += UInt64(batch.items.count)
+      $0.received += batch.records
       $0.decodeErrors += batch.decodeErrors
     }
     batch.items.removeAll(keepingCapacity: true)
+    batch.records = 0
     batch.decodeErrors = 0
   }
 
@@ -106,30 +133,38 @@ public final class EventPipeline: Sendable {
     let offset = EventFormatter.wallClockOffset()
     var entries: [EventHub.Entry] = []
     entries.reserveCapacity(items.count)
-    for item in items {
-      switch item {
-      case .blocking(let info, let stack):
-        if stack.rendering == nil {
-          stack.rendering = formatter.render(
-            symbolizer.symbolize(pid: stack.pid, addresses: stack.addresses, returnAddresses: true))
-        }
-        // Made into an event here only when logged; the hub makes it for the API on demand.
-        if output.isEnabled {
-          let event = formatter.event(
-            for: info.episode(stack: stack.addresses), stack: stack.rendering!,
-            wallClockOffset: offset)
-          let line = formatter.line(event)
-          output.write(line)
-          entries.append(EventHub.Entry(event, line: line))
-        } else {
-          entries.append(EventHub.Entry(info, stack: stack, wallClockOffset: offset))
-        }
-      case .process(let process):
-        symbolizer.forget(pid: process.pid)
-        if process.isExec {
-          registry.processExecuted(pid: process.pid)
-        } else {
-          registry.processExited(pid: process.pid)
+    processorStacks.withLock { stacks in
+      for item in items {
+        switch item {
+        case .blocking(let info, let id):
+          let stack = stacks[Int(id)]
+          // Made into an event here only when logged; the hub makes it for the API on demand.
+          if output.isEnabled {
+            let event = formatter.event(
+              for: info.episode(stack: stack.addresses), stack: stack.rendering,
+              wallClockOffset: offset)
+            let line = formatter.line(event)
+            output.write(line)
+            entries.append(EventHub.Entry(event, line: line))
+          } else {
+            entries.append(EventHub.Entry(info, stack: stack, wallClockOffset: offset))
+          }
+        case .newStack(let id, let restarted, let retained):
+          let new = retained.takeRetainedValue()
+          if restarted { stacks.removeAll(keepingCapacity: true) }
+          precondition(Int(id) == stacks.count, "stack id \(id) out of order")
+          let frames = symbolizer.symbolize(
+            pid: new.pid, addresses: new.addresses, returnAddresses: true)
+          stacks.append(
+            RenderedStack(
+              pid: new.pid, addresses: new.addresses, rendering: formatter.render(frames)))
+        case .process(let process):
+          symbolizer.forget(pid: process.pid)
+          if process.isExec {
+            registry.processExecuted(pid: process.pid)
+          } else {
+            registry.processExited(pid: process.pid)
+          }
         }
       }
     }
@@ -143,14 +178,22 @@ public final class EventPipeline: Sendable {
 /// the reader thread only.
 private final class ReaderBatch: @unchecked Sendable {
   var items: [EventPipeline.Item] = []
+  var records: UInt64 = 0
   var decodeErrors: UInt64 = 0
   private var stacks = StackCache()
 
   func append(_ bytes: UnsafeRawBufferPointer) {
     do {
-      switch try RecordView(bytes) {
+      let record = try RecordView(bytes)
+      records += 1
+      switch record {
       case .blocking(let info, let addresses):
-        items.append(.blocking(info, stack: stacks.stack(pid: info.pid, addresses: addresses)))
+        let lookup = stacks.stack(pid: info.pid, addresses: addresses)
+        if case .new(let id, let restarted) = lookup {
+          let new = EventPipeline.NewStack(pid: info.pid, addresses: Array(addresses))
+          items.append(.newStack(id: id, restarted: restarted, Unmanaged.passRetained(new)))
+        }
+        items.append(.blocking(info, stackID: lookup.id))
       case .process(let process):
         // Later records of this pid are of a new image (or none): new stacks. Those queued
         // before are symbolized before the processor forgets the old mappings.

@@ -1,13 +1,9 @@
 import BlockingModel
 import ControlAPI
+import Glibc
 
-/// One stack of one process, shared by every event with that stack. The ring buffer reader
-/// makes it with the raw addresses; the processor symbolizes it once, before it hands any
-/// event carrying it to the hub.
-final class RenderedStack: @unchecked Sendable {
-  // Unchecked: `rendering` is written once, by the processor thread, before the first event
-  // carrying this stack is published under the hub's lock; it is read by the processor
-  // and, after that lock, by hub readers. The reader thread reads only the `let`s.
+/// One stack of one process, symbolized, shared by every event with that stack.
+final class RenderedStack: Sendable {
 
   /// Symbol names and frames, as events carry them.
   struct Rendering {
@@ -19,61 +15,120 @@ final class RenderedStack: @unchecked Sendable {
   let pid: Int32
   /// Return addresses, innermost first.
   let addresses: [UInt64]
-  /// Nil until the processor has symbolized the stack.
-  var rendering: Rendering?
+  let rendering: Rendering
 
-  init(pid: Int32, addresses: [UInt64], rendering: Rendering? = nil) {
+  init(pid: Int32, addresses: [UInt64], rendering: Rendering) {
     self.pid = pid
     self.addresses = addresses
     self.rendering = rendering
   }
+
 }
 
-/// The stacks seen recently, by process and raw addresses, so that a stack seen again (the
-/// common case: a thread blocks in the same place over and over) costs a hash of its addresses
-/// read in place and one lookup, allocates nothing, and is symbolized only once.
+/// The stacks the ring buffer reader has seen, by process and raw addresses, each with a
+/// small id, so that a stack seen again (the common case: a thread blocks in the same place
+/// over and over) costs a hash of its addresses read in place, a probe and a compare, and
+/// allocates nothing. Only the reader thread touches it.
 ///
-/// Bounded: when full it starts over empty, which is cheap and keeps the hot stacks of the next
-/// moment. A process's entries go when it execs or exits.
+/// Ids count up from 0; when `capacity` ids have been given out, the next new stack starts
+/// over from an empty table (`stack` says so), which is cheap and keeps the hot stacks of
+/// the next moment. A process's stacks go when it execs or exits.
 struct StackCache {
-  private struct Key: Hashable {
-    var pid: Int32
-    var hash: UInt64
+  /// What `stack` found.
+  enum Lookup: Equatable {
+    /// Seen before, with this id.
+    case known(UInt32)
+    /// New: it has this id; `restarted` when the ids given out before are void.
+    case new(UInt32, restarted: Bool)
+
+    var id: UInt32 {
+      switch self {
+      case .known(let id), .new(let id, _): id
+      }
+    }
   }
 
-  private var entries: [Key: RenderedStack] = [:]
-  private var pidsCached: Set<Int32> = []
+  private struct Slot {
+    var hash: UInt64
+    var pid: Int32
+    var id: UInt32
+    var addresses: [UInt64]
+  }
+
   let capacity: Int
+  private var slots: [Slot?]
+  private var nextID: UInt32 = 0
+  private var pidsCached: Set<Int32> = []
 
-  init(capacity: Int = 16_384) { self.capacity = capacity }
+  init(capacity: Int = 16_384) {
+    self.capacity = capacity
+    var count = 2
+    while count < 2 * capacity { count *= 2 }
+    slots = Array(repeating: nil, count: count)
+  }
 
-  /// The stack of `addresses` in process `pid`: the one seen before, or a new one (not
-  /// symbolized yet).
-  mutating func stack<Addresses: RandomAccessCollection<UInt64>>(
-    pid: Int32, addresses: Addresses
-  ) -> RenderedStack {
-    let key = Key(pid: pid, hash: Self.hash(addresses))
-    if let hit = entries[key], hit.addresses.elementsEqual(addresses) { return hit }
-    if entries.count >= capacity {
-      entries.removeAll(keepingCapacity: true)
-      pidsCached.removeAll(keepingCapacity: true)
+  /// Looks up the stack of `addresses` in process `pid`.
+  mutating func stack<Addresses: Collection<UInt64>>(pid: Int32, addresses: Addresses) -> Lookup {
+    if let found = addresses.withContiguousStorageIfAvailable({ stack(pid: pid, frames: $0) }) {
+      return found
     }
-    let stack = RenderedStack(pid: pid, addresses: Array(addresses))
-    entries[key] = stack  // a (64-bit) hash collision replaces the other stack
-    pidsCached.insert(pid)
-    return stack
+    return Array(addresses).withUnsafeBufferPointer { stack(pid: pid, frames: $0) }
+  }
+
+  private mutating func stack(pid: Int32, frames: UnsafeBufferPointer<UInt64>) -> Lookup {
+    let hash = Self.hash(pid: pid, frames)
+    let mask = slots.count - 1
+    var index = Int(truncatingIfNeeded: hash) & mask
+    while let slot = slots[index] {
+      if slot.hash == hash, slot.pid == pid, Self.equal(slot.addresses, frames) {
+        return .known(slot.id)
+      }
+      index = (index + 1) & mask
+    }
+    let restarted = nextID >= capacity
+    if restarted {
+      removeAll()
+      nextID = 0
+      index = Int(truncatingIfNeeded: hash) & mask
+    }
+    let id = nextID
+    nextID += 1
+    insert(Slot(hash: hash, pid: pid, id: id, addresses: Array(frames)))
+    return .new(id, restarted: restarted)
   }
 
   /// Drops the stacks of process `pid` (its mappings changed or it is gone).
   mutating func forget(pid: Int32) {
-    guard pidsCached.remove(pid) != nil else { return }
-    entries = entries.filter { $0.key.pid != pid }
+    guard pidsCached.contains(pid) else { return }
+    let kept = slots.compactMap { $0 }.filter { $0.pid != pid }
+    removeAll()
+    for slot in kept { insert(slot) }
   }
 
-  /// A 64-bit hash of the addresses (multiply-xorshift per frame), cheaper than hashing an array.
-  private static func hash<Addresses: Collection<UInt64>>(_ addresses: Addresses) -> UInt64 {
-    var hash = UInt64(truncatingIfNeeded: addresses.count) &* 0x9E37_79B9_7F4A_7C15
-    for address in addresses {
+  private mutating func insert(_ slot: Slot) {
+    let mask = slots.count - 1
+    var index = Int(truncatingIfNeeded: slot.hash) & mask
+    while slots[index] != nil { index = (index + 1) & mask }
+    slots[index] = slot
+    pidsCached.insert(slot.pid)
+  }
+
+  private mutating func removeAll() {
+    for index in slots.indices { slots[index] = nil }
+    pidsCached.removeAll(keepingCapacity: true)
+  }
+
+  private static func equal(_ addresses: [UInt64], _ frames: UnsafeBufferPointer<UInt64>) -> Bool {
+    addresses.count == frames.count
+      && (frames.isEmpty
+        || addresses.withUnsafeBytes { memcmp($0.baseAddress!, frames.baseAddress!, $0.count) == 0 })
+  }
+
+  /// A 64-bit hash of the process and addresses (multiply-xorshift per frame).
+  private static func hash(pid: Int32, _ frames: UnsafeBufferPointer<UInt64>) -> UInt64 {
+    var hash =
+      (UInt64(UInt32(bitPattern: pid)) << 8 | UInt64(frames.count)) &* 0x9E37_79B9_7F4A_7C15
+    for address in frames {
       hash = (hash ^ address) &* 0xBF58_476D_1CE4_E5B9
       hash ^= hash >> 31
     }

@@ -24,8 +24,10 @@ public final class BPFRingBuffer: @unchecked Sendable {
   {
     let handler = Unmanaged.passRetained(Handler(body))
     let callback: ring_buffer_sample_fn = { context, data, size in
-      let handler = Unmanaged<Handler>.fromOpaque(context!).takeUnretainedValue()
-      handler.body(UnsafeRawBufferPointer(start: data, count: size))
+      // The ring buffer holds the handler for its whole life: no retain per record.
+      Unmanaged<Handler>.fromOpaque(context!)._withUnsafeGuaranteedRef {
+        $0.body(UnsafeRawBufferPointer(start: data, count: size))
+      }
       return 0
     }
     guard let pointer = ring_buffer__new(map.rawValue, callback, handler.toOpaque(), nil) else {

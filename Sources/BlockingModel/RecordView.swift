@@ -113,6 +113,16 @@ public struct StackAddresses: RandomAccessCollection {
     precondition(index >= 0 && index < count, "stack index out of range")
     return bytes.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
   }
+
+  /// The addresses in place when they are aligned (ring buffer records are), else nil.
+  public func withContiguousStorageIfAvailable<Result>(
+    _ body: (UnsafeBufferPointer<UInt64>) throws -> Result
+  ) rethrows -> Result? {
+    guard count > 0 else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+    guard let base = bytes.baseAddress, Int(bitPattern: base) % 8 == 0 else { return nil }
+    return try body(
+      UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt64.self), count: count))
+  }
 }
 
 /// An exec or exit record.

@@ -35,6 +35,14 @@ import Testing
     #expect(queue.popAll(timeout: 0) == nil)
   }
 
+  /// Items that must not be lost (here the negative ones) are queued even when full, in order.
+  @Test func itemsThatMustNotBeLostGoPastCapacity() {
+    let queue = BoundedQueue<Int>(capacity: 3)
+    queue.push(contentsOf: [1, 2, -1, 3, 4, -2, 5]) { $0 > 0 }
+    #expect(queue.popAll(timeout: 0) == [1, 2, -1, -2])
+    #expect(queue.dropped == 3)
+  }
+
   @Test func fullQueueDropsAndCounts() {
     let queue = BoundedQueue<Int>(capacity: 3)
     #expect(queue.capacity == 3)
