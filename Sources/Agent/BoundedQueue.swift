@@ -6,7 +6,6 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
   // Unchecked: every field is guarded by `condition`.
   private let condition = NSCondition()
   private var items: [Element] = []
-  private var head = 0
   private var closed = false
   private var droppedCount: UInt64 = 0
   public let capacity: Int
@@ -20,7 +19,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
   @discardableResult
   public func push(_ item: Element) -> Bool {
     condition.withLock {
-      guard !closed, items.count - head < capacity else {
+      guard !closed, items.count < capacity else {
         droppedCount += 1
         return false
       }
@@ -30,19 +29,25 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     }
   }
 
-  /// Appends `items` in order with one wake-up. When full, the items `droppable` accepts are
-  /// dropped and counted; the others are queued anyway (they are few and must not be lost).
-  /// Once closed, everything is dropped.
-  public func push(contentsOf items: [Element], droppable: (Element) -> Bool = { _ in true }) {
+  /// Takes `items` (leaving it empty) and appends them in order with one wake-up. When full,
+  /// the items `droppable` accepts are dropped and counted; the others are queued anyway
+  /// (they are few and must not be lost). Once closed, everything is dropped. Into an empty
+  /// queue the storage of `items` moves as it is, no copy.
+  public func push(taking items: inout [Element], droppable: (Element) -> Bool = { _ in true }) {
     guard !items.isEmpty else { return }
+    defer { items.removeAll(keepingCapacity: true) }
     condition.withLock {
       guard !closed else {
         droppedCount += UInt64(items.count)
         return
       }
-      var room = max(0, capacity - (self.items.count - head))
+      var room = max(0, capacity - self.items.count)
       if room >= items.count {
-        self.items.append(contentsOf: items)
+        if self.items.isEmpty {
+          swap(&self.items, &items)
+        } else {
+          self.items.append(contentsOf: items)
+        }
       } else {
         for item in items {
           if room > 0 {
@@ -62,15 +67,22 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
   /// Takes everything queued, waiting up to `timeout` for the first item.
   /// Returns nil once the queue is closed and drained.
   public func popAll(timeout: TimeInterval) -> [Element]? {
-    condition.withLock {
-      if items.count == head && !closed {
+    var batch: [Element] = []
+    return popAll(into: &batch, timeout: timeout) ? batch : nil
+  }
+
+  /// Takes everything queued into `batch` (emptied first), waiting up to `timeout` for the
+  /// first item. The storages are swapped: no copy, and no allocation once both have grown.
+  /// Returns false once the queue is closed and drained.
+  public func popAll(into batch: inout [Element], timeout: TimeInterval) -> Bool {
+    batch.removeAll(keepingCapacity: true)
+    return condition.withLock {
+      if items.isEmpty && !closed {
         _ = condition.wait(until: Date().addingTimeInterval(timeout))
       }
-      if items.count == head { return closed ? nil : [] }
-      let batch = Array(items[head...])
-      items.removeAll(keepingCapacity: true)
-      head = 0
-      return batch
+      if items.isEmpty { return !closed }
+      swap(&items, &batch)
+      return true
     }
   }
 

@@ -102,7 +102,8 @@ public final class EventPipeline: Sendable {
     reader.name = "vigil-ringbuf"
     let processor = Thread { [self] in
       defer { activeThreads.withLock { $0 -= 1 } }
-      while let items = queue.popAll(timeout: 0.5) { process(items) }
+      var items: [Item] = []
+      while queue.popAll(into: &items, timeout: 0.5) { process(items) }
     }
     processor.name = "vigil-events"
     reader.start()
@@ -119,12 +120,11 @@ public final class EventPipeline: Sendable {
   /// Moves what one poll read to the processor: one lock and at most one wake-up per poll.
   private func handOver(_ batch: ReaderBatch) {
     guard batch.records > 0 || batch.decodeErrors > 0 else { return }
-    queue.push(contentsOf: batch.items, droppable: \.isDroppable)
+    queue.push(taking: &batch.items, droppable: \.isDroppable)
     counters.withLock {
       $0.received += batch.records
       $0.decodeErrors += batch.decodeErrors
     }
-    batch.items.removeAll(keepingCapacity: true)
     batch.records = 0
     batch.decodeErrors = 0
   }

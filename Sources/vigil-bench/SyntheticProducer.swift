@@ -12,7 +12,11 @@ import VigilBPFTestObjects
 final class SyntheticProducer {
   /// Records written per program run at most.
   private static let chunk: UInt32 = 4096
-  private struct Arguments { var count: UInt32 }
+  private struct Arguments {
+    var first: UInt64
+    var count: UInt32
+    var pad: UInt32 = 0
+  }
 
   private let object: BPFObject
   private let program: BPFProgram
@@ -21,7 +25,7 @@ final class SyntheticProducer {
   /// Loads the producer onto the ring buffer of vigild's probes pinned under `pinPath`.
   init(pinPath: String, wakeupBytes: UInt64) throws {
     object = try BPFObject(bytes: TestBPFObjects.ring_producer, name: "ring_producer")
-    try object.setGlobal(section: ".rodata", name: "template_record", value: Self.template())
+    try object.setGlobal(section: ".data", name: "template_record", value: Self.template())
     try object.setGlobal(section: ".rodata", name: "wakeup_bytes", value: wakeupBytes)
     let ring = "\(pinPath)/blocking-v\(VIGIL_ABI_VERSION)/vigil_events"
     try object.reuseMap("vigil_events", fd: BPFPin.open(ring))
@@ -45,7 +49,7 @@ final class SyntheticProducer {
       if due > UInt64(rate) { due = 0 }  // (cannot happen; guards the wrap)
       while due > 0 {
         let count = UInt32(min(due, UInt64(Self.chunk)))
-        _ = try program.run(context: Arguments(count: count))
+        _ = try program.run(context: Arguments(first: produced, count: count))
         produced += UInt64(count)
         due -= UInt64(count)
       }

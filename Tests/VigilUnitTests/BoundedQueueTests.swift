@@ -24,21 +24,32 @@ import Testing
 
   @Test func pushingManyKeepsWhatFitsAndCountsTheRest() {
     let queue = BoundedQueue<Int>(capacity: 5)
-    queue.push(contentsOf: [])
-    queue.push(contentsOf: [1, 2])
-    queue.push(contentsOf: [3, 4, 5, 6, 7])
+    var items: [Int] = []
+    queue.push(taking: &items)
+    items = [1, 2]
+    queue.push(taking: &items)
+    #expect(items.isEmpty)
+    items = [3, 4, 5, 6, 7]
+    queue.push(taking: &items)
+    #expect(items.isEmpty)
     #expect(queue.dropped == 2)
-    #expect(queue.popAll(timeout: 0) == [1, 2, 3, 4, 5])
+    var batch = [99]
+    #expect(queue.popAll(into: &batch, timeout: 0))
+    #expect(batch == [1, 2, 3, 4, 5])
+    #expect(queue.popAll(into: &batch, timeout: 0))
+    #expect(batch == [])
     queue.close()
-    queue.push(contentsOf: [8])
+    items = [8]
+    queue.push(taking: &items)
     #expect(queue.dropped == 3)
-    #expect(queue.popAll(timeout: 0) == nil)
+    #expect(!queue.popAll(into: &batch, timeout: 0))
   }
 
   /// Items that must not be lost (here the negative ones) are queued even when full, in order.
   @Test func itemsThatMustNotBeLostGoPastCapacity() {
     let queue = BoundedQueue<Int>(capacity: 3)
-    queue.push(contentsOf: [1, 2, -1, 3, 4, -2, 5]) { $0 > 0 }
+    var items = [1, 2, -1, 3, 4, -2, 5]
+    queue.push(taking: &items) { $0 > 0 }
     #expect(queue.popAll(timeout: 0) == [1, 2, -1, -2])
     #expect(queue.dropped == 3)
   }

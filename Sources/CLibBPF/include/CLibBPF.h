@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <linux/bpf.h>
+#include <sys/epoll.h>
 
 /* Receives each libbpf message whole (formatted with its own va_copy). */
 typedef void (*vigil_libbpf_sink)(int level, const char *message);
@@ -28,5 +29,22 @@ int vigil_netns_cookie(int socket_fd, unsigned long long *cookie);
  * `pmu_type` is /sys/bus/event_source/devices/uprobe/type. A descriptor or -errno. */
 int vigil_uprobe_open(int pmu_type, const char *binary_path, unsigned long long file_offset,
 		      int pid);
+
+/* Ring buffer positions, shared with the kernel: read with acquire, written with release
+ * ordering (Swift has no atomics on foreign memory). */
+static inline unsigned long vigil_load_acquire_ulong(const unsigned long *position)
+{
+	return __atomic_load_n(position, __ATOMIC_ACQUIRE);
+}
+
+static inline unsigned int vigil_load_acquire_uint(const unsigned int *header)
+{
+	return __atomic_load_n(header, __ATOMIC_ACQUIRE);
+}
+
+static inline void vigil_store_release_ulong(unsigned long *position, unsigned long value)
+{
+	__atomic_store_n(position, value, __ATOMIC_RELEASE);
+}
 
 #endif
