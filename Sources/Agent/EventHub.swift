@@ -130,15 +130,18 @@ public final class EventHub: Sendable {
   /// Delivers events in order, under one lock.
   func publish(_ entries: [Entry]) {
     state.withLock { state in
-      for entry in entries {
+      let subscribers = Array(state.subscribers.values)
+      // Without subscribers only the entries the recent ring keeps need storing.
+      let kept = subscribers.isEmpty ? entries.suffix(recentCapacity) : entries[...]
+      for entry in kept {
         if state.recent.count < recentCapacity {
           state.recent.append(entry)
         } else {
           state.recent[state.recentStart] = entry
-          state.recentStart = (state.recentStart + 1) % recentCapacity
+          state.recentStart = state.recentStart + 1 == recentCapacity ? 0 : state.recentStart + 1
         }
         var line: String?
-        for subscriber in state.subscribers.values where entry.accepted(by: subscriber.filter) {
+        for subscriber in subscribers where entry.accepted(by: subscriber.filter) {
           if line == nil { line = entry.line }
           subscriber.queue.push(line!)
         }
