@@ -30,15 +30,19 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
   }
 
   /// Takes `items` (leaving it empty) and appends them in order with one wake-up. When full,
-  /// the items `droppable` accepts are dropped and counted; the others are queued anyway
-  /// (they are few and must not be lost). Once closed, everything is dropped. Into an empty
-  /// queue the storage of `items` moves as it is, no copy.
-  public func push(taking items: inout [Element], droppable: (Element) -> Bool = { _ in true }) {
+  /// the items `droppable` accepts are dropped (handed to `dropped`) and counted; the others
+  /// are queued anyway (they are few and must not be lost). Once closed, everything is
+  /// dropped. Into an empty queue the storage of `items` moves as it is, no copy.
+  public func push(
+    taking items: inout [Element], droppable: (Element) -> Bool = { _ in true },
+    dropped: (Element) -> Void = { _ in }
+  ) {
     guard !items.isEmpty else { return }
     defer { items.removeAll(keepingCapacity: true) }
     condition.withLock {
       guard !closed else {
         droppedCount += UInt64(items.count)
+        items.forEach(dropped)
         return
       }
       var room = max(0, capacity - self.items.count)
@@ -55,6 +59,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             room -= 1
           } else if droppable(item) {
             droppedCount += 1
+            dropped(item)
           } else {
             self.items.append(item)
           }

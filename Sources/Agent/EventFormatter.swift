@@ -17,7 +17,7 @@ public struct EventFormatter: Sendable {
 
   /// The event for `episode`, with its stack already rendered.
   func event(
-    for episode: BlockingEpisode, stack: RenderedStack.Rendering, wallClockOffset: Int64
+    for episode: BlockingEpisode, stack: SharedStack.Rendering, wallClockOffset: Int64
   )
     -> BlockingEventJSON
   {
@@ -44,8 +44,8 @@ public struct EventFormatter: Sendable {
   }
 
   /// A symbolized stack as events carry it: names, and frames with addresses.
-  func render(_ frames: [Frame]) -> RenderedStack.Rendering {
-    RenderedStack.Rendering(
+  func render(_ frames: [Frame]) -> SharedStack.Rendering {
+    SharedStack.Rendering(
       stack: frames.map { $0.function ?? Self.unnamed($0) },
       frames: frames.map {
         .init(

@@ -19,68 +19,40 @@ public final class EventHub: Sendable {
       self.minDurationNanoseconds = minDurationNanoseconds
     }
 
-    func accepts(_ event: BlockingEventJSON) -> Bool {
-      accepts(pid: event.pid, kind: event.kind, durationNs: event.durationNs)
-    }
-
-    fileprivate func accepts(pid: Int32, kind: String, durationNs: UInt64) -> Bool {
+    func accepts(pid: Int32, kind: String, durationNs: UInt64) -> Bool {
       (self.pid == nil || pid == self.pid) && (self.kind == nil || kind == self.kind)
         && durationNs >= minDurationNanoseconds
     }
   }
 
-  /// An event as the hub keeps it: what filters read, and either the event already made
-  /// (logged) or the record it is made from, when first read. A flat struct, cheap to copy.
+  /// An event as the hub keeps it: the record it is made from when first read (or its line,
+  /// when it was logged and so already encoded). Small and flat, cheap to copy.
   struct Entry {
-    var pid: Int32
-    var kind: BlockingKind
-    var durationNs: UInt64
-    private var made: MadeEvent?
-    private var info: BlockInfo?
-    private var stack: RenderedStack?
-    private var wallClockOffset: Int64 = 0
+    let info: BlockInfo
+    let stack: SharedStack
+    let wallClockOffset: Int64
+    /// The event's JSON line, when already encoded.
+    let encoded: String?
 
-    /// An event already made; `line` is its JSON line when already encoded.
-    init(_ event: BlockingEventJSON, line: String?) {
-      pid = event.pid
-      kind = BlockingKind(rawValue: event.kind) ?? .offcpu
-      durationNs = event.durationNs
-      made = MadeEvent(event: event, line: line)
-    }
-
-    /// The event of `info` with `stack` (symbolized), made only if someone reads it.
-    init(_ info: BlockInfo, stack: RenderedStack, wallClockOffset: Int64) {
-      pid = info.pid
-      kind = info.kind
-      durationNs = info.durationNanoseconds
+    /// The event of `info` with `stack`; `encoded` is its line when already encoded, else
+    /// the line is made (and the stack symbolized, if it is not yet) only if someone reads it.
+    init(_ info: BlockInfo, stack: SharedStack, wallClockOffset: Int64, encoded: String? = nil) {
       self.info = info
       self.stack = stack
       self.wallClockOffset = wallClockOffset
+      self.encoded = encoded
     }
 
     func accepted(by filter: Filter) -> Bool {
-      filter.accepts(pid: pid, kind: kind.rawValue, durationNs: durationNs)
+      filter.accepts(pid: info.pid, kind: info.kind.rawValue, durationNs: info.durationNanoseconds)
     }
 
     var line: String {
-      if let made { return made.line ?? made.event.jsonLine }
-      guard let info, let stack else { preconditionFailure("an entry has an event or a record") }
-      let rendering = stack.rendering ?? RenderedStack.Rendering(stack: [], frames: [])
+      if let encoded { return encoded }
       return EventFormatter().event(
-        for: info.episode(stack: stack.addresses), stack: rendering,
+        for: info.episode(stack: stack.addresses), stack: stack.rendering,
         wallClockOffset: wallClockOffset
       ).jsonLine
-    }
-  }
-
-  /// An event made (and maybe encoded) before it reached the hub.
-  private final class MadeEvent: Sendable {
-    let event: BlockingEventJSON
-    let line: String?
-
-    init(event: BlockingEventJSON, line: String?) {
-      self.event = event
-      self.line = line
     }
   }
 
@@ -119,12 +91,6 @@ public final class EventHub: Sendable {
     state.withLock { state in
       state.lostSubscribers + state.subscribers.values.reduce(0) { $0 + $1.queue.dropped }
     }
-  }
-
-  /// Delivers one event. `line` is its JSON line when already encoded; otherwise it is encoded
-  /// only if a subscriber wants the event, or later if a client asks for recent events.
-  public func publish(_ event: BlockingEventJSON, line: String? = nil) {
-    publish([Entry(event, line: line)])
   }
 
   /// Delivers events in order, under one lock.

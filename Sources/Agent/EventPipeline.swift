@@ -8,11 +8,14 @@ import Symbolization
 
 /// Moves records from the probes' ring buffer to the log and the API.
 ///
-/// A dedicated thread polls the ring buffer (wake-ups are batched in the kernel), reads
-/// each record in place and looks its stack up (a known stack costs a hash, no allocation);
-/// a second thread symbolizes new stacks and delivers. The bounded queue between them drops
-/// and counts rather than blocking the reader. An event stays in its fixed-size ABI layout
-/// and is decoded and encoded only when it is logged or read through the API.
+/// A dedicated thread polls the ring buffer (wake-ups are batched in the kernel), reads each
+/// record in place and looks its stack up (a known stack costs a hash, no allocation). When
+/// events are not logged it delivers them to the hub itself, once per poll: an event stays in
+/// its fixed-size ABI layout and is decoded, symbolized and encoded only if read through the
+/// API. A second thread symbolizes each new stack soon after it appears (while its process
+/// still has those mappings), follows execs and exits, and formats and logs events when they
+/// are logged. The bounded queue between them drops and counts events rather than blocking
+/// the reader, and never drops the rest.
 public final class EventPipeline: Sendable {
   /// What the pipeline has counted.
   public struct Counters: Sendable, Equatable {
@@ -33,37 +36,22 @@ public final class EventPipeline: Sendable {
   private let activeThreads = LockedValue(0)
   private let formatter = EventFormatter()
 
-  /// What the reader hands to the processor, in ring buffer order. Plain bytes, cheap to move
-  /// in bulk, and no reference counted per event (two threads counting references on the
-  /// same stack would bounce its cache line between CPUs on every event).
+  /// What the reader hands to the processor, in ring buffer order: plain bytes, cheap to move
+  /// in bulk. Stacks go with a +1 reference the processor takes over (or the reader gives
+  /// back when the queue drops the item).
   enum Item: BitwiseCopyable {
-    case blocking(BlockInfo, stackID: UInt32)
-    /// A stack seen for the first time (see `StackCache`); the processor takes over the +1
-    /// reference. `restarted`: the ids given out before are void.
-    case newStack(id: UInt32, restarted: Bool, Unmanaged<NewStack>)
+    /// An event to log (only when events are logged).
+    case blocking(BlockInfo, stack: Unmanaged<SharedStack>)
+    /// A stack seen for the first time: symbolize it now.
+    case newStack(Unmanaged<SharedStack>)
     case process(ProcessRecord)
 
-    /// Only blocking items may be dropped when the queue is full: the others keep the
-    /// processor's view of stacks and processes right.
+    /// Only events may be dropped when the queue is full.
     var isDroppable: Bool {
       if case .blocking = self { return true }
       return false
     }
   }
-
-  /// The raw stack of a `newStack` item.
-  final class NewStack: Sendable {
-    let pid: Int32
-    let addresses: [UInt64]
-
-    init(pid: Int32, addresses: [UInt64]) {
-      self.pid = pid
-      self.addresses = addresses
-    }
-  }
-
-  /// The processor's stacks, by id; touched by the processor thread only.
-  private let processorStacks = LockedValue<[RenderedStack]>([])
 
   public init(
     probes: BlockingProbes, registry: TargetRegistry, symbolizer: Symbolizer, hub: EventHub,
@@ -84,29 +72,29 @@ public final class EventPipeline: Sendable {
 
   /// Starts the reader and processor threads.
   public func start() throws(BPFError) {
-    let batch = ReaderBatch()
-    let ring = try probes.makeRingBuffer { bytes in batch.append(bytes) }
+    let reader = Reader(symbolizer: symbolizer, logsEvents: output.isEnabled)
+    let ring = try probes.makeRingBuffer { bytes in reader.read(bytes) }
     running.withLock { $0 = true }
     activeThreads.withLock { $0 = 2 }
-    let reader = Thread { [self] in
+    let readerThread = Thread { [self] in
       defer { activeThreads.withLock { $0 -= 1 } }
       while running.value {
         do { try ring.poll(timeoutMilliseconds: 100) } catch {
           logger.error("ring buffer poll failed", metadata: ["error": "\(error)"])
           Thread.sleep(forTimeInterval: 0.1)
         }
-        handOver(batch)
+        deliver(reader)
       }
       queue.close()
     }
-    reader.name = "vigil-ringbuf"
+    readerThread.name = "vigil-ringbuf"
     let processor = Thread { [self] in
       defer { activeThreads.withLock { $0 -= 1 } }
       var items: [Item] = []
       while queue.popAll(into: &items, timeout: 0.5) { process(items) }
     }
     processor.name = "vigil-events"
-    reader.start()
+    readerThread.start()
     processor.start()
   }
 
@@ -117,83 +105,95 @@ public final class EventPipeline: Sendable {
     output.flush()
   }
 
-  /// Moves what one poll read to the processor: one lock and at most one wake-up per poll.
-  private func handOver(_ batch: ReaderBatch) {
-    guard batch.records > 0 || batch.decodeErrors > 0 else { return }
-    queue.push(taking: &batch.items, droppable: \.isDroppable)
-    counters.withLock {
-      $0.received += batch.records
-      $0.decodeErrors += batch.decodeErrors
+  /// Delivers what one poll read: events to the hub (one lock), items to the processor (one
+  /// lock, at most one wake-up).
+  private func deliver(_ reader: Reader) {
+    guard reader.records > 0 || reader.decodeErrors > 0 else { return }
+    if !reader.entries.isEmpty { hub.publish(reader.entries) }
+    queue.push(taking: &reader.items, droppable: \.isDroppable) { dropped in
+      switch dropped {
+      case .blocking(_, let stack), .newStack(let stack): stack.release()
+      case .process: break
+      }
     }
-    batch.records = 0
-    batch.decodeErrors = 0
+    counters.withLock {
+      $0.received += reader.records
+      $0.emitted += UInt64(reader.entries.count)
+      $0.decodeErrors += reader.decodeErrors
+    }
+    reader.entries.removeAll(keepingCapacity: true)
+    reader.records = 0
+    reader.decodeErrors = 0
+    reader.wallClockOffset = EventFormatter.wallClockOffset()
   }
 
   private func process(_ items: [Item]) {
     let offset = EventFormatter.wallClockOffset()
-    var entries: [EventHub.Entry] = []
-    entries.reserveCapacity(items.count)
-    processorStacks.withLock { stacks in
-      for item in items {
-        switch item {
-        case .blocking(let info, let id):
-          let stack = stacks[Int(id)]
-          // Made into an event here only when logged; the hub makes it for the API on demand.
-          if output.isEnabled {
-            let event = formatter.event(
-              for: info.episode(stack: stack.addresses), stack: stack.rendering,
-              wallClockOffset: offset)
-            let line = formatter.line(event)
-            output.write(line)
-            entries.append(EventHub.Entry(event, line: line))
-          } else {
-            entries.append(EventHub.Entry(info, stack: stack, wallClockOffset: offset))
-          }
-        case .newStack(let id, let restarted, let retained):
-          let new = retained.takeRetainedValue()
-          if restarted { stacks.removeAll(keepingCapacity: true) }
-          precondition(Int(id) == stacks.count, "stack id \(id) out of order")
-          let frames = symbolizer.symbolize(
-            pid: new.pid, addresses: new.addresses, returnAddresses: true)
-          stacks.append(
-            RenderedStack(
-              pid: new.pid, addresses: new.addresses, rendering: formatter.render(frames)))
-        case .process(let process):
-          symbolizer.forget(pid: process.pid)
-          if process.isExec {
-            registry.processExecuted(pid: process.pid)
-          } else {
-            registry.processExited(pid: process.pid)
-          }
+    var logged: [EventHub.Entry] = []
+    for item in items {
+      switch item {
+      case .blocking(let info, let retained):
+        let stack = retained.takeRetainedValue()
+        let event = formatter.event(
+          for: info.episode(stack: stack.addresses), stack: stack.rendering,
+          wallClockOffset: offset)
+        let line = formatter.line(event)
+        output.write(line)
+        logged.append(
+          EventHub.Entry(info, stack: stack, wallClockOffset: offset, encoded: line))
+      case .newStack(let retained):
+        _ = retained.takeRetainedValue().rendering
+      case .process(let process):
+        symbolizer.forget(pid: process.pid)
+        if process.isExec {
+          registry.processExecuted(pid: process.pid)
+        } else {
+          registry.processExited(pid: process.pid)
         }
       }
     }
-    hub.publish(entries)
-    counters.withLock { $0.emitted += UInt64(entries.count) }
-    output.flush()
+    if !logged.isEmpty {
+      hub.publish(logged)
+      counters.withLock { $0.emitted += UInt64(logged.count) }
+      output.flush()
+    }
   }
 }
 
-/// What the ring buffer reader read during one poll, and the stacks it has seen; touched by
+/// The ring buffer reader's side: the stacks it has seen, and what one poll read. Touched by
 /// the reader thread only.
-private final class ReaderBatch: @unchecked Sendable {
-  var items: [EventPipeline.Item] = []
-  var records: UInt64 = 0
-  var decodeErrors: UInt64 = 0
-  private var stacks = StackCache()
+private final class Reader: @unchecked Sendable {
+  // One thread, no overlapping access: no dynamic exclusivity checks on the hot path.
+  @exclusivity(unchecked) var entries: [EventHub.Entry] = []
+  @exclusivity(unchecked) var items: [EventPipeline.Item] = []
+  @exclusivity(unchecked) var records: UInt64 = 0
+  @exclusivity(unchecked) var decodeErrors: UInt64 = 0
+  /// CLOCK_REALTIME - CLOCK_MONOTONIC for the events of the next poll.
+  @exclusivity(unchecked) var wallClockOffset = EventFormatter.wallClockOffset()
+  @exclusivity(unchecked) private var stacks = StackCache()
+  private let symbolizer: Symbolizer
+  private let logsEvents: Bool
 
-  func append(_ bytes: UnsafeRawBufferPointer) {
+  init(symbolizer: Symbolizer, logsEvents: Bool) {
+    self.symbolizer = symbolizer
+    self.logsEvents = logsEvents
+  }
+
+  func read(_ bytes: UnsafeRawBufferPointer) {
     do {
       let record = try RecordView(bytes)
       records += 1
       switch record {
       case .blocking(let info, let addresses):
-        let lookup = stacks.stack(pid: info.pid, addresses: addresses)
-        if case .new(let id, let restarted) = lookup {
-          let new = EventPipeline.NewStack(pid: info.pid, addresses: Array(addresses))
-          items.append(.newStack(id: id, restarted: restarted, Unmanaged.passRetained(new)))
+        let (stack, isNew) = stacks.stack(pid: info.pid, addresses: addresses) { pid, addresses in
+          SharedStack(pid: pid, addresses: addresses, symbolizer: symbolizer)
         }
-        items.append(.blocking(info, stackID: lookup.id))
+        if isNew { items.append(.newStack(Unmanaged.passRetained(stack))) }
+        if logsEvents {
+          items.append(.blocking(info, stack: Unmanaged.passRetained(stack)))
+        } else {
+          entries.append(EventHub.Entry(info, stack: stack, wallClockOffset: wallClockOffset))
+        }
       case .process(let process):
         // Later records of this pid are of a new image (or none): new stacks. Those queued
         // before are symbolized before the processor forgets the old mappings.

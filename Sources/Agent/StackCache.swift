@@ -1,12 +1,14 @@
 import BlockingModel
 import ControlAPI
 import Glibc
+import Symbolization
 
-/// One stack of one process, symbolized, shared by every event with that stack.
-final class RenderedStack: Sendable {
-
+/// One stack of one process, shared by every event with it. Symbolized once: by the event
+/// processor soon after it first appears (while the process still has its mappings), or by
+/// whoever reads it first.
+final class SharedStack: Sendable {
   /// Symbol names and frames, as events carry them.
-  struct Rendering {
+  struct Rendering: Sendable {
     /// Function names (or `module+0xoffset`), innermost first.
     var stack: [String]
     var frames: [BlockingEventJSON.FrameJSON]
@@ -15,92 +17,98 @@ final class RenderedStack: Sendable {
   let pid: Int32
   /// Return addresses, innermost first.
   let addresses: [UInt64]
-  let rendering: Rendering
+  private let symbolizer: Symbolizer?
+  private let rendered: LockedValue<Rendering?>
 
+  /// A stack symbolized by `symbolizer` when first needed.
+  init(pid: Int32, addresses: [UInt64], symbolizer: Symbolizer) {
+    self.pid = pid
+    self.addresses = addresses
+    self.symbolizer = symbolizer
+    rendered = LockedValue(nil)
+  }
+
+  /// A stack already rendered.
   init(pid: Int32, addresses: [UInt64], rendering: Rendering) {
     self.pid = pid
     self.addresses = addresses
-    self.rendering = rendering
+    symbolizer = nil
+    rendered = LockedValue(rendering)
   }
 
-}
-
-/// The stacks the ring buffer reader has seen, by process and raw addresses, each with a
-/// small id, so that a stack seen again (the common case: a thread blocks in the same place
-/// over and over) costs a hash of its addresses read in place, a probe and a compare, and
-/// allocates nothing. Only the reader thread touches it.
-///
-/// Ids count up from 0; when `capacity` ids have been given out, the next new stack starts
-/// over from an empty table (`stack` says so), which is cheap and keeps the hot stacks of
-/// the next moment. A process's stacks go when it execs or exits.
-struct StackCache {
-  /// What `stack` found.
-  enum Lookup: Equatable {
-    /// Seen before, with this id.
-    case known(UInt32)
-    /// New: it has this id; `restarted` when the ids given out before are void.
-    case new(UInt32, restarted: Bool)
-
-    var id: UInt32 {
-      switch self {
-      case .known(let id), .new(let id, _): id
-      }
+  /// The symbolized stack, made on first use.
+  var rendering: Rendering {
+    rendered.withLock { rendered in
+      if let rendered { return rendered }
+      let frames =
+        symbolizer?.symbolize(pid: pid, addresses: addresses, returnAddresses: true) ?? []
+      let made = EventFormatter().render(frames)
+      rendered = made
+      return made
     }
   }
+}
 
+/// The stacks the ring buffer reader has seen, by process and raw addresses, so that a stack
+/// seen again (the common case: a thread blocks in the same place over and over) costs a hash
+/// of its addresses read in place, a probe and a compare, and allocates nothing.
+///
+/// An open-addressing table (linear probing, at most half full). Bounded: when full it starts
+/// over empty, which is cheap and keeps the hot stacks of the next moment. A process's stacks
+/// go when it execs or exits.
+struct StackCache {
   private struct Slot {
     var hash: UInt64
-    var pid: Int32
-    var id: UInt32
-    var addresses: [UInt64]
+    var stack: SharedStack
   }
 
   let capacity: Int
   private var slots: [Slot?]
-  private var nextID: UInt32 = 0
+  private var count = 0
   private var pidsCached: Set<Int32> = []
 
   init(capacity: Int = 16_384) {
     self.capacity = capacity
-    var count = 2
-    while count < 2 * capacity { count *= 2 }
-    slots = Array(repeating: nil, count: count)
+    var size = 2
+    while size < 2 * capacity { size *= 2 }
+    slots = Array(repeating: nil, count: size)
   }
 
-  /// Looks up the stack of `addresses` in process `pid`.
-  mutating func stack<Addresses: Collection<UInt64>>(pid: Int32, addresses: Addresses) -> Lookup {
-    if let found = addresses.withContiguousStorageIfAvailable({ stack(pid: pid, frames: $0) }) {
+  /// The stack of `addresses` in process `pid`: the one seen before, or a new one made by
+  /// `make` from the addresses (`isNew`).
+  mutating func stack<Addresses: Collection<UInt64>>(
+    pid: Int32, addresses: Addresses, make: (Int32, [UInt64]) -> SharedStack
+  ) -> (stack: SharedStack, isNew: Bool) {
+    if let found = addresses.withContiguousStorageIfAvailable({
+      stack(pid: pid, frames: $0, make: make)
+    }) {
       return found
     }
-    return Array(addresses).withUnsafeBufferPointer { stack(pid: pid, frames: $0) }
+    return Array(addresses).withUnsafeBufferPointer { stack(pid: pid, frames: $0, make: make) }
   }
 
-  private mutating func stack(pid: Int32, frames: UnsafeBufferPointer<UInt64>) -> Lookup {
+  private mutating func stack(
+    pid: Int32, frames: UnsafeBufferPointer<UInt64>, make: (Int32, [UInt64]) -> SharedStack
+  ) -> (stack: SharedStack, isNew: Bool) {
     let hash = Self.hash(pid: pid, frames)
     let mask = slots.count - 1
     var index = Int(truncatingIfNeeded: hash) & mask
     while let slot = slots[index] {
-      if slot.hash == hash, slot.pid == pid, Self.equal(slot.addresses, frames) {
-        return .known(slot.id)
+      if slot.hash == hash, slot.stack.pid == pid, Self.equal(slot.stack.addresses, frames) {
+        return (slot.stack, false)
       }
       index = (index + 1) & mask
     }
-    let restarted = nextID >= capacity
-    if restarted {
-      removeAll()
-      nextID = 0
-      index = Int(truncatingIfNeeded: hash) & mask
-    }
-    let id = nextID
-    nextID += 1
-    insert(Slot(hash: hash, pid: pid, id: id, addresses: Array(frames)))
-    return .new(id, restarted: restarted)
+    if count >= capacity { removeAll() }
+    let stack = make(pid, Array(frames))
+    insert(Slot(hash: hash, stack: stack))
+    return (stack, true)
   }
 
   /// Drops the stacks of process `pid` (its mappings changed or it is gone).
   mutating func forget(pid: Int32) {
     guard pidsCached.contains(pid) else { return }
-    let kept = slots.compactMap { $0 }.filter { $0.pid != pid }
+    let kept = slots.compactMap { $0 }.filter { $0.stack.pid != pid }
     removeAll()
     for slot in kept { insert(slot) }
   }
@@ -110,11 +118,13 @@ struct StackCache {
     var index = Int(truncatingIfNeeded: slot.hash) & mask
     while slots[index] != nil { index = (index + 1) & mask }
     slots[index] = slot
-    pidsCached.insert(slot.pid)
+    count += 1
+    pidsCached.insert(slot.stack.pid)
   }
 
   private mutating func removeAll() {
     for index in slots.indices { slots[index] = nil }
+    count = 0
     pidsCached.removeAll(keepingCapacity: true)
   }
 

@@ -8,22 +8,25 @@ import Testing
 
 /// Fan-out of events to API subscribers and the recent-events ring.
 @Suite struct EventHubTests {
-  static func event(
-    _ index: Int, pid: Int32 = 100, kind: String = "offcpu", durationNs: UInt64 = 1_000_000
-  )
-    -> BlockingEventJSON
-  {
-    BlockingEventJSON(
-      time: "2026-11-27T05:09:01.000000000Z", kind: kind, pid: pid, tid: pid + 1, comm: "e\(index)",
-      durationNs: durationNs)
+  /// An entry of the given pid, kind and duration, already encoded as `line`.
+  static func entry(
+    pid: Int32 = 100, kind: String = "offcpu", durationNs: UInt64 = 1_000_000, line: String
+  ) -> EventHub.Entry {
+    var raw = vigil_block_info()
+    raw.kind = UInt32((kind == "futex" ? VIGIL_RECORD_FUTEX : VIGIL_RECORD_OFFCPU).rawValue)
+    raw.pid = UInt32(bitPattern: pid)
+    raw.duration_ns = durationNs
+    let stack = SharedStack(
+      pid: pid, addresses: [], rendering: SharedStack.Rendering(stack: [], frames: []))
+    return EventHub.Entry(BlockInfo(raw: raw), stack: stack, wallClockOffset: 0, encoded: line)
   }
 
-  /// Publishes `event` with a line naming it, so tests can tell lines apart.
+  /// Publishes an event with a line naming it, so tests can tell lines apart.
   static func publish(
     _ hub: EventHub, _ index: Int, pid: Int32 = 100, kind: String = "offcpu",
     durationNs: UInt64 = 1_000_000
   ) {
-    hub.publish(event(index, pid: pid, kind: kind, durationNs: durationNs), line: "line\(index)")
+    hub.publish([entry(pid: pid, kind: kind, durationNs: durationNs, line: "line\(index)")])
   }
 
   /// `episode` as the probes lay it out, without its stack.
@@ -72,7 +75,7 @@ import Testing
     let rendering = formatter.render(EventFormatterTests.frames)
     let episodes = [EventFormatterTests.offcpu(), EventFormatterTests.futex()]
     let stacks = episodes.map {
-      RenderedStack(pid: $0.pid, addresses: $0.stack, rendering: rendering)
+      SharedStack(pid: $0.pid, addresses: $0.stack, rendering: rendering)
     }
     let infos = episodes.map(Self.info)
     #expect(zip(infos, episodes).allSatisfy { $0.episode(stack: $1.stack) == $1 })
@@ -100,19 +103,22 @@ import Testing
     let byDuration = EventHub.Filter(minDurationNanoseconds: 5_000)
     let combined = EventHub.Filter(pid: 7, kind: "futex", minDurationNanoseconds: 5_000)
 
-    let matching = Self.event(1, pid: 7, kind: "futex", durationNs: 5_000)
-    #expect(all.accepts(matching))
-    #expect(byPid.accepts(matching))
-    #expect(byKind.accepts(matching))
-    #expect(byDuration.accepts(matching))
-    #expect(combined.accepts(matching))
+    func entry(pid: Int32 = 100, kind: String = "offcpu", durationNs: UInt64 = 1_000_000)
+      -> EventHub.Entry
+    { Self.entry(pid: pid, kind: kind, durationNs: durationNs, line: "") }
+    let matching = entry(pid: 7, kind: "futex", durationNs: 5_000)
+    #expect(matching.accepted(by: all))
+    #expect(matching.accepted(by: byPid))
+    #expect(matching.accepted(by: byKind))
+    #expect(matching.accepted(by: byDuration))
+    #expect(matching.accepted(by: combined))
 
-    #expect(!byPid.accepts(Self.event(1, pid: 8)))
-    #expect(!byKind.accepts(Self.event(1, kind: "offcpu")))
-    #expect(!byDuration.accepts(Self.event(1, durationNs: 4_999)))
-    #expect(!combined.accepts(Self.event(1, pid: 8, kind: "futex", durationNs: 5_000)))
-    #expect(!combined.accepts(Self.event(1, pid: 7, kind: "offcpu", durationNs: 5_000)))
-    #expect(!combined.accepts(Self.event(1, pid: 7, kind: "futex", durationNs: 4_999)))
+    #expect(!entry(pid: 8).accepted(by: byPid))
+    #expect(!entry(kind: "offcpu").accepted(by: byKind))
+    #expect(!entry(durationNs: 4_999).accepted(by: byDuration))
+    #expect(!entry(pid: 8, kind: "futex", durationNs: 5_000).accepted(by: combined))
+    #expect(!entry(pid: 7, kind: "offcpu", durationNs: 5_000).accepted(by: combined))
+    #expect(!entry(pid: 7, kind: "futex", durationNs: 4_999).accepted(by: combined))
   }
 
   @Test func recentIsFiltered() {
