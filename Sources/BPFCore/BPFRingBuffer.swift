@@ -20,6 +20,9 @@ public final class BPFRingBuffer: @unchecked Sendable {
   private static let discardBit: UInt32 = 1 << 30
   /// Consumed bytes after which the position is published within a pass (space for the producer).
   private static let releaseEvery = 64 << 10
+  /// How far ahead of the record being handled to prefetch, and how much.
+  private static let prefetchDistance = 1024
+  private static let prefetchBytes = 384
 
   private let map: OwnedFD
   private let epoll: OwnedFD
@@ -113,6 +116,12 @@ public final class BPFRingBuffer: @unchecked Sendable {
         let length = vigil_load_acquire_uint(header.assumingMemoryBound(to: UInt32.self))
         if length & Self.busyBit != 0 { break }  // still being written
         let bytes = Int(length & ~(Self.busyBit | Self.discardBit))
+        // The producer wrote the records on another CPU: ask for the lines a few records
+        // ahead while this one is handled.
+        let ahead = position &+ UInt(Self.prefetchDistance)
+        for line in stride(from: 0, to: Self.prefetchBytes, by: 64) {
+          vigil_prefetch(data + Int((ahead &+ UInt(line)) & mask))
+        }
         if length & Self.discardBit == 0 {
           handler(UnsafeRawBufferPointer(start: header + Self.headerBytes, count: bytes))
           count += 1

@@ -47,4 +47,10 @@ static inline void vigil_store_release_ulong(unsigned long *position, unsigned l
 	__atomic_store_n(position, value, __ATOMIC_RELEASE);
 }
 
+/* Asks for the cache line at `address` ahead of its use. */
+static inline void vigil_prefetch(const void *address)
+{
+	__builtin_prefetch(address);
+}
+
 #endif
