@@ -184,15 +184,17 @@ private final class Reader: @unchecked Sendable {
       let record = try RecordView(bytes)
       records += 1
       switch record {
-      case .blocking(let info, let addresses):
-        let (stack, isNew) = stacks.stack(pid: info.pid, addresses: addresses) { pid, addresses in
+      case .blocking(let block):
+        let pid = block.pid
+        let (stack, isNew) = stacks.stack(pid: pid, addresses: block.stack) { pid, addresses in
           SharedStack(pid: pid, addresses: addresses, symbolizer: symbolizer)
         }
         if isNew { items.append(.newStack(Unmanaged.passRetained(stack))) }
         if logsEvents {
-          items.append(.blocking(info, stack: Unmanaged.passRetained(stack)))
+          items.append(.blocking(block.info, stack: Unmanaged.passRetained(stack)))
         } else {
-          entries.append(EventHub.Entry(info, stack: stack, wallClockOffset: wallClockOffset))
+          entries.append(
+            EventHub.Entry(block.info, stack: stack, wallClockOffset: wallClockOffset))
         }
       case .process(let process):
         // Later records of this pid are of a new image (or none): new stacks. Those queued

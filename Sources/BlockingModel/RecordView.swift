@@ -6,7 +6,7 @@ import CVigilABI
 /// The hot path keeps a blocking record's `BlockInfo` (fixed size, no allocation, no reference
 /// counting) and looks its stack up without copying it; `decoded` makes the `ProbeRecord`.
 public enum RecordView {
-  case blocking(BlockInfo, stack: StackAddresses)
+  case blocking(BlockView)
   /// An exec or an exit.
   case process(ProcessRecord)
 
@@ -19,11 +19,7 @@ public enum RecordView {
     switch kind {
     case UInt32(VIGIL_RECORD_OFFCPU.rawValue), UInt32(VIGIL_RECORD_FUTEX.rawValue):
       try Self.requireSize(of: vigil_block_record.self, in: bytes)
-      let info = BlockInfo(raw: bytes.loadUnaligned(as: vigil_block_info.self))
-      let stackBytes = UnsafeRawBufferPointer(
-        rebasing: bytes[MemoryLayout<vigil_block_info>.size..<MemoryLayout<vigil_block_record>.size]
-      )
-      self = .blocking(info, stack: StackAddresses(stackBytes, count: info.stackDepth))
+      self = .blocking(BlockView(bytes: bytes))
     case UInt32(VIGIL_RECORD_EXEC.rawValue), UInt32(VIGIL_RECORD_EXIT.rawValue):
       try Self.requireSize(of: vigil_process_record.self, in: bytes)
       self = .process(ProcessRecord(raw: bytes.loadUnaligned(as: vigil_process_record.self)))
@@ -35,7 +31,7 @@ public enum RecordView {
   /// The record decoded.
   public var decoded: ProbeRecord {
     switch self {
-    case .blocking(let info, let stack): .blocking(info.episode(stack: Array(stack)))
+    case .blocking(let block): .blocking(block.info.episode(stack: Array(block.stack)))
     case .process(let record) where record.isExec: .exec(pid: record.pid, comm: record.comm)
     case .process(let record): .exit(pid: record.pid, targetID: record.targetID, comm: record.comm)
     }
@@ -51,6 +47,28 @@ public enum RecordView {
   }
 }
 
+/// A blocking record in place (at least a whole `vigil_block_record`).
+public struct BlockView {
+  let bytes: UnsafeRawBufferPointer
+
+  public var pid: Int32 {
+    Int32(bitPattern: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+  }
+
+  /// The record without its stack, copied out.
+  public var info: BlockInfo { BlockInfo(raw: bytes.loadUnaligned(as: vigil_block_info.self)) }
+
+  /// The stack's return addresses, innermost first, in place.
+  public var stack: StackAddresses {
+    let stackBytes = bytes.loadUnaligned(
+      fromByteOffset: MemoryLayout<vigil_block_info>.offset(of: \.stack_bytes)!, as: Int32.self)
+    let depth = max(0, min(Int(stackBytes) / 8, Int(VIGIL_MAX_STACK_DEPTH)))
+    let start = MemoryLayout<vigil_block_info>.size
+    return StackAddresses(
+      UnsafeRawBufferPointer(rebasing: bytes[start..<start + depth * 8]), count: depth)
+  }
+}
+
 /// A blocking episode as the probes wrote it, without its stack: the fields filters need are
 /// read without decoding; `episode(stack:)` decodes it.
 public struct BlockInfo: Sendable, BitwiseCopyable {
@@ -61,8 +79,6 @@ public struct BlockInfo: Sendable, BitwiseCopyable {
   }
   public var pid: Int32 { Int32(bitPattern: raw.pid) }
   public var durationNanoseconds: UInt64 { raw.duration_ns }
-  /// Frames in the record's stack (0 when it could not be read).
-  var stackDepth: Int { max(0, min(Int(raw.stack_bytes) / 8, Int(VIGIL_MAX_STACK_DEPTH))) }
 
   /// The episode, with `stack` (its return addresses, innermost first).
   public func episode(stack: [UInt64]) -> BlockingEpisode {
