@@ -72,8 +72,10 @@ public final class EventHub: Sendable {
 
   private struct State {
     var subscribers: [ObjectIdentifier: Subscription] = [:]
-    var recent: [Entry] = []
-    var recentStart = 0
+    /// The recent events as published, batch by batch, oldest first: at least the last
+    /// `recentCapacity` (whole batches are kept, so a batch moves in without a copy).
+    var recentBatches: [[Entry]] = []
+    var recentCount = 0
     var lostSubscribers: UInt64 = 0
   }
 
@@ -93,23 +95,29 @@ public final class EventHub: Sendable {
     }
   }
 
-  /// Delivers events in order, under one lock.
-  func publish(_ entries: [Entry]) {
+  /// Delivers events in order, under one lock. Takes the entries' storage (no copy) and
+  /// leaves `entries` empty, with the storage of a batch that left the recent ones when
+  /// there is one, to be filled again.
+  func publish(_ entries: inout [Entry]) {
+    guard !entries.isEmpty else { return }
     state.withLock { state in
-      let subscribers = Array(state.subscribers.values)
-      // Without subscribers only the entries the recent ring keeps need storing.
-      let kept = subscribers.isEmpty ? entries.suffix(recentCapacity) : entries[...]
-      for entry in kept {
-        if state.recent.count < recentCapacity {
-          state.recent.append(entry)
-        } else {
-          state.recent[state.recentStart] = entry
-          state.recentStart = state.recentStart + 1 == recentCapacity ? 0 : state.recentStart + 1
+      for subscriber in state.subscribers.values {
+        for entry in entries where entry.accepted(by: subscriber.filter) {
+          subscriber.queue.push(entry.line)
         }
-        var line: String?
-        for subscriber in subscribers where entry.accepted(by: subscriber.filter) {
-          if line == nil { line = entry.line }
-          subscriber.queue.push(line!)
+      }
+      var batch: [Entry] = []
+      swap(&batch, &entries)
+      state.recentCount += batch.count
+      state.recentBatches.append(batch)
+      while let oldest = state.recentBatches.first,
+        state.recentCount - oldest.count >= recentCapacity
+      {
+        state.recentCount -= oldest.count
+        state.recentBatches.removeFirst()
+        if entries.capacity == 0 {
+          entries = oldest
+          entries.removeAll(keepingCapacity: true)
         }
       }
     }
@@ -118,7 +126,7 @@ public final class EventHub: Sendable {
   /// The buffered recent events that pass `filter`, oldest first, at most `limit`.
   public func recent(_ filter: Filter, limit: Int) -> [String] {
     let ordered = state.withLock { state in
-      Array(state.recent[state.recentStart...] + state.recent[..<state.recentStart])
+      Array(state.recentBatches.joined().suffix(recentCapacity))
     }
     return ordered.filter { $0.accepted(by: filter) }.suffix(limit).map(\.line)
   }

@@ -109,7 +109,8 @@ public final class EventPipeline: Sendable {
   /// lock, at most one wake-up).
   private func deliver(_ reader: Reader) {
     guard reader.records > 0 || reader.decodeErrors > 0 else { return }
-    if !reader.entries.isEmpty { hub.publish(reader.entries) }
+    let events = UInt64(reader.entries.count)
+    hub.publish(&reader.entries)
     queue.push(taking: &reader.items, droppable: \.isDroppable) { dropped in
       switch dropped {
       case .blocking(_, let stack), .newStack(let stack): stack.release()
@@ -118,10 +119,9 @@ public final class EventPipeline: Sendable {
     }
     counters.withLock {
       $0.received += reader.records
-      $0.emitted += UInt64(reader.entries.count)
+      $0.emitted += events
       $0.decodeErrors += reader.decodeErrors
     }
-    reader.entries.removeAll(keepingCapacity: true)
     reader.records = 0
     reader.decodeErrors = 0
     reader.wallClockOffset = EventFormatter.wallClockOffset()
@@ -153,8 +153,8 @@ public final class EventPipeline: Sendable {
       }
     }
     if !logged.isEmpty {
-      hub.publish(logged)
       counters.withLock { $0.emitted += UInt64(logged.count) }
+      hub.publish(&logged)
       output.flush()
     }
   }

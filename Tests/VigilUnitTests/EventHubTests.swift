@@ -6,7 +6,15 @@ import Testing
 @testable import Agent
 @testable import BlockingModel
 
-/// Fan-out of events to API subscribers and the recent-events ring.
+extension EventHub {
+  /// Publishes `entries` (a copy of the array).
+  func publish(_ entries: [Entry]) {
+    var entries = entries
+    publish(&entries)
+  }
+}
+
+/// Fan-out of events to API subscribers and the recent events.
 @Suite struct EventHubTests {
   /// An entry of the given pid, kind and duration, already encoded as `line`.
   static func entry(
@@ -152,6 +160,29 @@ import Testing
       Self.publish(hub, index)
       #expect(hub.recent(.init(), limit: 10) == (index - 2...index).map { "line\($0)" })
     }
+  }
+
+  /// Batches of any size keep the last N in order; the storage of a batch that left comes
+  /// back to the publisher to be filled again.
+  @Test func batchesKeepTheLastNAndHandStorageBack() {
+    let hub = EventHub(recentCapacity: 3, subscriberCapacity: 16)
+    func batch(_ indexes: ClosedRange<Int>) -> [EventHub.Entry] {
+      indexes.map { Self.entry(line: "line\($0)") }
+    }
+    var entries = batch(1...2)
+    hub.publish(&entries)
+    #expect(entries.isEmpty)
+    entries = batch(3...6)
+    hub.publish(&entries)
+    #expect(hub.recent(.init(), limit: 10) == ["line4", "line5", "line6"])
+    #expect(entries.isEmpty && entries.capacity >= 2)  // the first batch's storage
+    entries.append(contentsOf: batch(7...7))
+    hub.publish(&entries)
+    #expect(hub.recent(.init(), limit: 10) == ["line5", "line6", "line7"])
+    #expect(hub.recent(.init(), limit: 2) == ["line6", "line7"])
+    entries = batch(8...10)
+    hub.publish(&entries)
+    #expect(hub.recent(.init(), limit: 10) == ["line8", "line9", "line10"])
   }
 
   @Test func recentLimitKeepsTheNewest() {
