@@ -57,13 +57,10 @@ final class SharedStack: Sendable {
 /// over empty, which is cheap and keeps the hot stacks of the next moment. A process's stacks
 /// go when it execs or exits.
 struct StackCache {
-  private struct Slot {
-    var hash: UInt64
-    var stack: SharedStack
-  }
-
   let capacity: Int
-  private var slots: [Slot?]
+  /// Slot hashes (never 0), 0 for an empty slot: probing reads only these.
+  private var hashes: [UInt64]
+  private var stacks: [SharedStack?]
   private var count = 0
   private var pidsCached: Set<Int32> = []
 
@@ -71,7 +68,8 @@ struct StackCache {
     self.capacity = capacity
     var size = 2
     while size < 2 * capacity { size *= 2 }
-    slots = Array(repeating: nil, count: size)
+    hashes = Array(repeating: 0, count: size)
+    stacks = Array(repeating: nil, count: size)
   }
 
   /// The stack of `addresses` in process `pid`: the one seen before, or a new one made by
@@ -91,39 +89,47 @@ struct StackCache {
     pid: Int32, frames: UnsafeBufferPointer<UInt64>, make: (Int32, [UInt64]) -> SharedStack
   ) -> (stack: SharedStack, isNew: Bool) {
     let hash = Self.hash(pid: pid, frames)
-    let mask = slots.count - 1
+    let mask = hashes.count - 1
     var index = Int(truncatingIfNeeded: hash) & mask
-    while let slot = slots[index] {
-      if slot.hash == hash, slot.stack.pid == pid, Self.equal(slot.stack.addresses, frames) {
-        return (slot.stack, false)
+    while hashes[index] != 0 {
+      if hashes[index] == hash, let candidate = stacks[index], candidate.pid == pid,
+        Self.equal(candidate.addresses, frames)
+      {
+        return (candidate, false)
       }
       index = (index + 1) & mask
     }
     if count >= capacity { removeAll() }
     let stack = make(pid, Array(frames))
-    insert(Slot(hash: hash, stack: stack))
+    insert(stack, hash: hash)
     return (stack, true)
   }
 
   /// Drops the stacks of process `pid` (its mappings changed or it is gone).
   mutating func forget(pid: Int32) {
     guard pidsCached.contains(pid) else { return }
-    let kept = slots.compactMap { $0 }.filter { $0.stack.pid != pid }
+    let kept = zip(hashes, stacks).compactMap { hash, stack in
+      stack.flatMap { $0.pid == pid ? nil : (hash, $0) }
+    }
     removeAll()
-    for slot in kept { insert(slot) }
+    for (hash, stack) in kept { insert(stack, hash: hash) }
   }
 
-  private mutating func insert(_ slot: Slot) {
-    let mask = slots.count - 1
-    var index = Int(truncatingIfNeeded: slot.hash) & mask
-    while slots[index] != nil { index = (index + 1) & mask }
-    slots[index] = slot
+  private mutating func insert(_ stack: SharedStack, hash: UInt64) {
+    let mask = hashes.count - 1
+    var index = Int(truncatingIfNeeded: hash) & mask
+    while hashes[index] != 0 { index = (index + 1) & mask }
+    hashes[index] = hash
+    stacks[index] = stack
     count += 1
-    pidsCached.insert(slot.stack.pid)
+    pidsCached.insert(stack.pid)
   }
 
   private mutating func removeAll() {
-    for index in slots.indices { slots[index] = nil }
+    for index in hashes.indices {
+      hashes[index] = 0
+      stacks[index] = nil
+    }
     count = 0
     pidsCached.removeAll(keepingCapacity: true)
   }
@@ -134,14 +140,18 @@ struct StackCache {
         || addresses.withUnsafeBytes { memcmp($0.baseAddress!, frames.baseAddress!, $0.count) == 0 })
   }
 
-  /// A 64-bit hash of the process and addresses (multiply-xorshift per frame).
+  /// A 64-bit hash of the process and addresses, never 0: a multiply per frame, independent
+  /// of each other (no chain of dependent multiplies), then a final mix.
   private static func hash(pid: Int32, _ frames: UnsafeBufferPointer<UInt64>) -> UInt64 {
-    var hash =
-      (UInt64(UInt32(bitPattern: pid)) << 8 | UInt64(frames.count)) &* 0x9E37_79B9_7F4A_7C15
+    var sum = UInt64(UInt32(bitPattern: pid)) << 8 | UInt64(frames.count)
+    var key: UInt64 = 0x9E37_79B9_7F4A_7C15
     for address in frames {
-      hash = (hash ^ address) &* 0xBF58_476D_1CE4_E5B9
-      hash ^= hash >> 31
+      sum &+= (address ^ key) &* 0xBF58_476D_1CE4_E5B9
+      key &+= 0x632B_E59B_D9B4_E019
     }
-    return hash
+    sum ^= sum >> 31
+    sum &*= 0x94D0_49BB_1331_11EB
+    sum ^= sum >> 29
+    return sum | 1
   }
 }

@@ -18,10 +18,14 @@ public enum RecordView {
     let kind = bytes.loadUnaligned(as: UInt32.self)
     switch kind {
     case UInt32(VIGIL_RECORD_OFFCPU.rawValue), UInt32(VIGIL_RECORD_FUTEX.rawValue):
-      try Self.requireSize(of: vigil_block_record.self, in: bytes)
+      guard bytes.count >= MemoryLayout<vigil_block_record>.size else {
+        throw Self.tooShort(vigil_block_record.self, bytes.count)
+      }
       self = .blocking(BlockView(bytes: bytes))
     case UInt32(VIGIL_RECORD_EXEC.rawValue), UInt32(VIGIL_RECORD_EXIT.rawValue):
-      try Self.requireSize(of: vigil_process_record.self, in: bytes)
+      guard bytes.count >= MemoryLayout<vigil_process_record>.size else {
+        throw Self.tooShort(vigil_process_record.self, bytes.count)
+      }
       self = .process(ProcessRecord(raw: bytes.loadUnaligned(as: vigil_process_record.self)))
     default:
       throw RecordDecodingError(description: "unknown record kind \(kind)")
@@ -37,14 +41,11 @@ public enum RecordView {
     }
   }
 
-  private static func requireSize<T>(of type: T.Type, in bytes: UnsafeRawBufferPointer)
-    throws(RecordDecodingError)
-  {
-    guard bytes.count >= MemoryLayout<T>.size else {
-      throw RecordDecodingError(
-        description: "\(T.self) needs \(MemoryLayout<T>.size) bytes, record has \(bytes.count)")
-    }
+  private static func tooShort<T>(_ type: T.Type, _ count: Int) -> RecordDecodingError {
+    RecordDecodingError(
+      description: "\(T.self) needs \(MemoryLayout<T>.size) bytes, record has \(count)")
   }
+
 }
 
 /// A blocking record in place (at least a whole `vigil_block_record`).
