@@ -14,5 +14,5 @@ extension TestBPFObjects {
 extension TestBPFObjects {
   /// `bpf/tests/ring_producer.bpf.c`: writes copies of one block record into a ring buffer
   /// (vigil-bench's synthetic producer).
-  public static var ring_producer: [UInt8] { [UInt8](Data(base64Encoded: ring_producerBase64)!) }
+  public static var ringProducer: [UInt8] { [UInt8](Data(base64Encoded: ring_producerBase64)!) }
 }

@@ -24,7 +24,7 @@ final class SyntheticProducer {
 
   /// Loads the producer onto the ring buffer of vigild's probes pinned under `pinPath`.
   init(pinPath: String, wakeupBytes: UInt64) throws {
-    object = try BPFObject(bytes: TestBPFObjects.ring_producer, name: "ring_producer")
+    object = try BPFObject(bytes: TestBPFObjects.ringProducer, name: "ring_producer")
     try object.setGlobal(section: ".data", name: "template_record", value: Self.template())
     try object.setGlobal(section: ".rodata", name: "wakeup_bytes", value: wakeupBytes)
     let ring = "\(pinPath)/blocking-v\(VIGIL_ABI_VERSION)/vigil_events"

@@ -33,7 +33,7 @@ final class BPFCoreTests: XCTestCase {
   func testRingBufferHandsOverEveryRecordInOrderAcrossTheWrap() throws {
     let before = TestEnvironment.openDescriptors()
     do {
-      let object = try BPFObject(bytes: TestBPFObjects.ring_producer, name: "ring_producer.bpf.o")
+      let object = try BPFObject(bytes: TestBPFObjects.ringProducer, name: "ring_producer.bpf.o")
       try object.setMaxEntries(map: "vigil_events", 16 << 10)  // 43 records of 368 + 8 bytes
       try object.load()
       let program = try object.program("vigil_produce")
@@ -68,7 +68,7 @@ final class BPFCoreTests: XCTestCase {
       XCTAssertEqual(ring.consume(), 0)
 
       // A second producer on the same map (as vigil-bench writes into vigild's pinned one).
-      let second = try BPFObject(bytes: TestBPFObjects.ring_producer, name: "ring_producer.bpf.o")
+      let second = try BPFObject(bytes: TestBPFObjects.ringProducer, name: "ring_producer.bpf.o")
       try second.reuseMap("vigil_events", fd: object.mapFD("vigil_events"))
       try second.load()
       _ = try second.program("vigil_produce").run(context: (UInt64(5000), UInt32(3), UInt32(0)))

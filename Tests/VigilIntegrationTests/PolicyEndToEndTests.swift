@@ -371,7 +371,7 @@ final class PolicyAttachmentTests: XCTestCase {
     }
     defer { rmdir(cgroup) }
     let listeners = try [0, 1].map { _ in try LoopbackListener() }
-    defer { listeners.forEach { $0.close() } }
+    defer { for listener in listeners { listener.close() } }
     let (allowed, denied) = (listeners[0].port, listeners[1].port)
 
     let daemon = try Daemon(config: "targets: []\n")

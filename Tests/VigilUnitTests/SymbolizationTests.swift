@@ -407,4 +407,3 @@ extension [UInt8] {
     for byte in 0..<width { self[offset + byte] = UInt8(truncatingIfNeeded: value >> (8 * byte)) }
   }
 }
-
