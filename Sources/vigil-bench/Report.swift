@@ -104,7 +104,8 @@ struct Report {
       "",
       "A BPF program (`bpf/tests/ring_producer.bpf.c`) writes copies of one off-CPU record, with a real "
         + "stack of the benchmark, into vigild's pinned ring buffer, waking vigild as its probes do. Each rate "
-        + "is held for one \(Self.number(results.options.seconds)) s window; vigild makes every record an event "
+        + "is held for one \(Self.number(results.options.seconds)) s window, after a warm-up in which vigild "
+        + "symbolizes the stack once; vigild makes every record an event "
         + "(symbolized stack, recent-events buffer) with events not logged. CPU: vigild's user + system time "
         + "over the window and its drain, % of one core.",
       "",
