@@ -35,7 +35,7 @@ final class SyntheticProducer {
   }
 
   /// Records the ring buffer had no room for, since load.
-  var lost: UInt64 { (try? lostMap.lookup(0)) ?? nil ?? 0 }
+  var lost: UInt64 { (try? lostMap.lookup(0)) ?? 0 }
 
   /// Writes `rate` records per second for `seconds`, in runs every millisecond; returns how
   /// many it wrote (lost ones included).
@@ -45,8 +45,8 @@ final class SyntheticProducer {
     while true {
       let elapsed = Date().timeIntervalSince(start)
       if elapsed >= seconds { break }
-      var due = UInt64(rate * elapsed) &- produced
-      if due > UInt64(rate) { due = 0 }  // (cannot happen; guards the wrap)
+      let target = UInt64(rate * elapsed)
+      var due = target > produced ? target - produced : 0
       while due > 0 {
         let count = UInt32(min(due, UInt64(Self.chunk)))
         _ = try program.run(context: Arguments(first: produced, count: count))
