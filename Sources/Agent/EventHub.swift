@@ -25,34 +25,66 @@ public final class EventHub: Sendable {
     }
   }
 
-  /// An event as the hub keeps it: the record it is made from when first read (or its line,
-  /// when it was logged and so already encoded). Small and flat, cheap to copy.
-  struct Entry {
-    let info: BlockInfo
-    let stack: SharedStack
-    let wallClockOffset: Int64
-    /// The event's JSON line, when already encoded.
-    let encoded: String?
+  /// Events published together, as the hub keeps them: each event's record (plain bytes) and
+  /// the index of its stack in `stacks`, and each event's JSON line when they were logged. An
+  /// event is made into JSON only if someone reads it.
+  struct Batch {
+    /// One event: fixed size, nothing reference-counted.
+    struct Entry {
+      let info: BlockInfo
+      let stackIndex: UInt32
+      let wallClockOffset: Int64
 
-    /// The event of `info` with `stack`; `encoded` is its line when already encoded, else
-    /// the line is made (and the stack symbolized, if it is not yet) only if someone reads it.
-    init(_ info: BlockInfo, stack: SharedStack, wallClockOffset: Int64, encoded: String? = nil) {
-      self.info = info
-      self.stack = stack
-      self.wallClockOffset = wallClockOffset
-      self.encoded = encoded
+      func accepted(by filter: Filter) -> Bool {
+        filter.accepts(
+          pid: info.pid, kind: info.kind.rawValue, durationNs: info.durationNanoseconds)
+      }
     }
 
-    func accepted(by filter: Filter) -> Bool {
-      filter.accepts(pid: info.pid, kind: info.kind.rawValue, durationNs: info.durationNanoseconds)
+    private(set) var entries: [Entry] = []
+    /// The stacks of the entries, each once.
+    private(set) var stacks: [SharedStack] = []
+    /// Each entry's line when the events were logged; empty otherwise.
+    private(set) var lines: [String] = []
+
+    var count: Int { entries.count }
+    var isEmpty: Bool { entries.isEmpty }
+
+    /// Adds the event of `info` with `stack`; `line` is its JSON line when already encoded
+    /// (give it for every event of a batch or for none).
+    mutating func append(
+      _ info: BlockInfo, stack: SharedStack, wallClockOffset: Int64, line: String? = nil
+    ) {
+      entries.append(
+        Entry(info: info, stackIndex: index(of: stack), wallClockOffset: wallClockOffset))
+      if let line { lines.append(line) }
     }
 
-    var line: String {
-      if let encoded { return encoded }
+    /// The JSON line of entry `index`.
+    func line(_ index: Int) -> String {
+      if !lines.isEmpty { return lines[index] }
+      let entry = entries[index]
+      let stack = stacks[Int(entry.stackIndex)]
       return EventFormatter().event(
-        for: info.episode(stack: stack.addresses), stack: stack.rendering,
-        wallClockOffset: wallClockOffset
+        for: entry.info.episode(stack: stack.addresses), stack: stack.rendering,
+        wallClockOffset: entry.wallClockOffset
       ).jsonLine
+    }
+
+    /// Empties the batch, keeping its storage.
+    mutating func removeAll() {
+      entries.removeAll(keepingCapacity: true)
+      stacks.removeAll(keepingCapacity: true)
+      lines.removeAll(keepingCapacity: true)
+    }
+
+    /// The index of `stack` in `stacks`, added if new. Events of a batch share few stacks,
+    /// mostly one after another: the last is checked first, then the others.
+    private mutating func index(of stack: SharedStack) -> UInt32 {
+      if let last = stacks.indices.last, stacks[last] === stack { return UInt32(last) }
+      if let found = stacks.firstIndex(where: { $0 === stack }) { return UInt32(found) }
+      stacks.append(stack)
+      return UInt32(stacks.count - 1)
     }
   }
 
@@ -74,7 +106,7 @@ public final class EventHub: Sendable {
     var subscribers: [ObjectIdentifier: Subscription] = [:]
     /// The recent events as published, batch by batch, oldest first: at least the last
     /// `recentCapacity` (whole batches are kept, so a batch moves in without a copy).
-    var recentBatches: [[Entry]] = []
+    var recentBatches: [Batch] = []
     var recentCount = 0
     var lostSubscribers: UInt64 = 0
   }
@@ -95,29 +127,30 @@ public final class EventHub: Sendable {
     }
   }
 
-  /// Delivers events in order, under one lock. Takes the entries' storage (no copy) and
-  /// leaves `entries` empty, with the storage of a batch that left the recent ones when
-  /// there is one, to be filled again.
-  func publish(_ entries: inout [Entry]) {
-    guard !entries.isEmpty else { return }
+  /// Delivers events in order, under one lock. Takes the batch (no copy) and leaves `batch`
+  /// empty, with the storage of a batch that left the recent ones when there is one, to be
+  /// filled again.
+  func publish(_ batch: inout Batch) {
+    guard !batch.isEmpty else { return }
     state.withLock { state in
       for subscriber in state.subscribers.values {
-        for entry in entries where entry.accepted(by: subscriber.filter) {
-          subscriber.queue.push(entry.line)
+        for index in batch.entries.indices
+        where batch.entries[index].accepted(by: subscriber.filter) {
+          subscriber.queue.push(batch.line(index))
         }
       }
-      var batch: [Entry] = []
-      swap(&batch, &entries)
-      state.recentCount += batch.count
-      state.recentBatches.append(batch)
+      var published = Batch()
+      swap(&published, &batch)
+      state.recentCount += published.count
+      state.recentBatches.append(published)
       while let oldest = state.recentBatches.first,
         state.recentCount - oldest.count >= recentCapacity
       {
         state.recentCount -= oldest.count
         state.recentBatches.removeFirst()
-        if entries.capacity == 0 {
-          entries = oldest
-          entries.removeAll(keepingCapacity: true)
+        if batch.entries.capacity == 0 {
+          batch = oldest
+          batch.removeAll()
         }
       }
     }
@@ -125,10 +158,21 @@ public final class EventHub: Sendable {
 
   /// The buffered recent events that pass `filter`, oldest first, at most `limit`.
   public func recent(_ filter: Filter, limit: Int) -> [String] {
-    let ordered = state.withLock { state in
-      Array(state.recentBatches.joined().suffix(recentCapacity))
+    // The batches (copied under the lock: their storage is shared, not copied) keep the
+    // stacks alive while lines are made.
+    let (batches, count) = state.withLock { ($0.recentBatches, $0.recentCount) }
+    var skip = max(0, count - recentCapacity)
+    var matching: [(batch: Int, entry: Int)] = []
+    for (batchIndex, batch) in batches.enumerated() {
+      for index in batch.entries.indices {
+        if skip > 0 {
+          skip -= 1
+          continue
+        }
+        if batch.entries[index].accepted(by: filter) { matching.append((batchIndex, index)) }
+      }
     }
-    return ordered.filter { $0.accepted(by: filter) }.suffix(limit).map(\.line)
+    return matching.suffix(limit).map { batches[$0.batch].line($0.entry) }
   }
 
   /// Starts a stream of events passing `filter`.

@@ -109,8 +109,8 @@ public final class EventPipeline: Sendable {
   /// lock, at most one wake-up).
   private func deliver(_ reader: Reader) {
     guard reader.records > 0 || reader.decodeErrors > 0 else { return }
-    let events = UInt64(reader.entries.count)
-    hub.publish(&reader.entries)
+    let events = UInt64(reader.events.count)
+    hub.publish(&reader.events)
     queue.push(taking: &reader.items, droppable: \.isDroppable) { dropped in
       switch dropped {
       case .blocking(_, let stack), .newStack(let stack): stack.release()
@@ -129,7 +129,7 @@ public final class EventPipeline: Sendable {
 
   private func process(_ items: [Item]) {
     let offset = EventFormatter.wallClockOffset()
-    var logged: [EventHub.Entry] = []
+    var logged = EventHub.Batch()
     for item in items {
       switch item {
       case .blocking(let info, let retained):
@@ -139,8 +139,7 @@ public final class EventPipeline: Sendable {
           wallClockOffset: offset)
         let line = formatter.line(event)
         output.write(line)
-        logged.append(
-          EventHub.Entry(info, stack: stack, wallClockOffset: offset, encoded: line))
+        logged.append(info, stack: stack, wallClockOffset: offset, line: line)
       case .newStack(let retained):
         _ = retained.takeRetainedValue().rendering
       case .process(let process):
@@ -164,7 +163,7 @@ public final class EventPipeline: Sendable {
 /// the reader thread only.
 private final class Reader: @unchecked Sendable {
   // One thread, no overlapping access: no dynamic exclusivity checks on the hot path.
-  @exclusivity(unchecked) var entries: [EventHub.Entry] = []
+  @exclusivity(unchecked) var events = EventHub.Batch()
   @exclusivity(unchecked) var items: [EventPipeline.Item] = []
   @exclusivity(unchecked) var records: UInt64 = 0
   @exclusivity(unchecked) var decodeErrors: UInt64 = 0
@@ -193,8 +192,7 @@ private final class Reader: @unchecked Sendable {
         if logsEvents {
           items.append(.blocking(block.info, stack: Unmanaged.passRetained(stack)))
         } else {
-          entries.append(
-            EventHub.Entry(block.info, stack: stack, wallClockOffset: wallClockOffset))
+          events.append(block.info, stack: stack, wallClockOffset: wallClockOffset)
         }
       case .process(let process):
         // Later records of this pid are of a new image (or none): new stacks. Those queued

@@ -326,8 +326,8 @@ import Testing
   }
 
   /// `event` as the hub keeps it, encoded as `line`.
-  static func entry(_ event: BlockingEventJSON, line: String) -> EventHub.Entry {
-    EventHubTests.entry(pid: event.pid, kind: event.kind, durationNs: event.durationNs, line: line)
+  static func batch(_ event: BlockingEventJSON, line: String) -> EventHub.Batch {
+    EventHubTests.batch(pid: event.pid, kind: event.kind, durationNs: event.durationNs, line: line)
   }
 
   /// Publishes events 1...6 and returns their lines.
@@ -342,7 +342,7 @@ import Testing
     ]
     let formatter = EventFormatter()
     let lines = events.map(formatter.line)
-    for (event, line) in zip(events, lines) { hub.publish([Self.entry(event, line: line)]) }
+    for (event, line) in zip(events, lines) { hub.publish(Self.batch(event, line: line)) }
     return lines
   }
 
@@ -431,7 +431,7 @@ import Testing
       Self.event(8, pid: 7, kind: "futex", durationNs: 8_000),
       Self.event(9, pid: 7, kind: "offcpu", durationNs: 9_000),
     ]
-    for event in later { hub.publish([Self.entry(event, line: formatter.line(event))]) }
+    for event in later { hub.publish(Self.batch(event, line: formatter.line(event))) }
     received = try Self.read(client, until: 2)
     #expect(received == [formatter.line(later[1]), formatter.line(later[2])])
 

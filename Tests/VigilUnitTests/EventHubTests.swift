@@ -7,26 +7,38 @@ import Testing
 @testable import BlockingModel
 
 extension EventHub {
-  /// Publishes `entries` (a copy of the array).
-  func publish(_ entries: [Entry]) {
-    var entries = entries
-    publish(&entries)
+  /// Publishes a copy of `batch`.
+  func publish(_ batch: Batch) {
+    var batch = batch
+    publish(&batch)
   }
 }
 
 /// Fan-out of events to API subscribers and the recent events.
 @Suite struct EventHubTests {
-  /// An entry of the given pid, kind and duration, already encoded as `line`.
-  static func entry(
-    pid: Int32 = 100, kind: String = "offcpu", durationNs: UInt64 = 1_000_000, line: String
-  ) -> EventHub.Entry {
+  static let emptyStack = SharedStack(
+    pid: 1, addresses: [], rendering: SharedStack.Rendering(stack: [], frames: []))
+
+  /// A record of the given pid, kind and duration.
+  static func info(pid: Int32 = 100, kind: String = "offcpu", durationNs: UInt64 = 1_000_000)
+    -> BlockInfo
+  {
     var raw = vigil_block_info()
     raw.kind = UInt32((kind == "futex" ? VIGIL_RECORD_FUTEX : VIGIL_RECORD_OFFCPU).rawValue)
     raw.pid = UInt32(bitPattern: pid)
     raw.duration_ns = durationNs
-    let stack = SharedStack(
-      pid: pid, addresses: [], rendering: SharedStack.Rendering(stack: [], frames: []))
-    return EventHub.Entry(BlockInfo(raw: raw), stack: stack, wallClockOffset: 0, encoded: line)
+    return BlockInfo(raw: raw)
+  }
+
+  /// A batch of one event of the given pid, kind and duration, already encoded as `line`.
+  static func batch(
+    pid: Int32 = 100, kind: String = "offcpu", durationNs: UInt64 = 1_000_000, line: String
+  ) -> EventHub.Batch {
+    var batch = EventHub.Batch()
+    batch.append(
+      info(pid: pid, kind: kind, durationNs: durationNs), stack: emptyStack, wallClockOffset: 0,
+      line: line)
+    return batch
   }
 
   /// Publishes an event with a line naming it, so tests can tell lines apart.
@@ -34,7 +46,7 @@ extension EventHub {
     _ hub: EventHub, _ index: Int, pid: Int32 = 100, kind: String = "offcpu",
     durationNs: UInt64 = 1_000_000
   ) {
-    hub.publish([entry(pid: pid, kind: kind, durationNs: durationNs, line: "line\(index)")])
+    hub.publish(batch(pid: pid, kind: kind, durationNs: durationNs, line: "line\(index)"))
   }
 
   /// `episode` as the probes lay it out, without its stack.
@@ -87,10 +99,12 @@ extension EventHub {
     }
     let infos = episodes.map(Self.info)
     #expect(zip(infos, episodes).allSatisfy { $0.episode(stack: $1.stack) == $1 })
-    hub.publish(
-      zip(infos, stacks).map {
-        EventHub.Entry($0, stack: $1, wallClockOffset: EventFormatterTests.offset)
-      })
+    var batch = EventHub.Batch()
+    for (info, stack) in zip(infos, stacks) {
+      batch.append(info, stack: stack, wallClockOffset: EventFormatterTests.offset)
+    }
+    #expect(batch.stacks.count == 2)
+    hub.publish(batch)
     let logged = episodes.map {
       formatter.line(
         formatter.event(for: $0, stack: rendering, wallClockOffset: EventFormatterTests.offset))
@@ -112,8 +126,8 @@ extension EventHub {
     let combined = EventHub.Filter(pid: 7, kind: "futex", minDurationNanoseconds: 5_000)
 
     func entry(pid: Int32 = 100, kind: String = "offcpu", durationNs: UInt64 = 1_000_000)
-      -> EventHub.Entry
-    { Self.entry(pid: pid, kind: kind, durationNs: durationNs, line: "") }
+      -> EventHub.Batch.Entry
+    { Self.batch(pid: pid, kind: kind, durationNs: durationNs, line: "").entries[0] }
     let matching = entry(pid: 7, kind: "futex", durationNs: 5_000)
     #expect(matching.accepted(by: all))
     #expect(matching.accepted(by: byPid))
@@ -166,23 +180,40 @@ extension EventHub {
   /// back to the publisher to be filled again.
   @Test func batchesKeepTheLastNAndHandStorageBack() {
     let hub = EventHub(recentCapacity: 3, subscriberCapacity: 16)
-    func batch(_ indexes: ClosedRange<Int>) -> [EventHub.Entry] {
-      indexes.map { Self.entry(line: "line\($0)") }
+    func fill(_ batch: inout EventHub.Batch, _ indexes: ClosedRange<Int>) {
+      for index in indexes {
+        batch.append(Self.info(), stack: Self.emptyStack, wallClockOffset: 0, line: "line\(index)")
+      }
     }
-    var entries = batch(1...2)
-    hub.publish(&entries)
-    #expect(entries.isEmpty)
-    entries = batch(3...6)
-    hub.publish(&entries)
+    var batch = EventHub.Batch()
+    fill(&batch, 1...2)
+    hub.publish(&batch)
+    #expect(batch.isEmpty)
+    fill(&batch, 3...6)
+    hub.publish(&batch)
     #expect(hub.recent(.init(), limit: 10) == ["line4", "line5", "line6"])
-    #expect(entries.isEmpty && entries.capacity >= 2)  // the first batch's storage
-    entries.append(contentsOf: batch(7...7))
-    hub.publish(&entries)
+    #expect(batch.isEmpty && batch.entries.capacity >= 2)  // the first batch's storage
+    fill(&batch, 7...7)
+    hub.publish(&batch)
     #expect(hub.recent(.init(), limit: 10) == ["line5", "line6", "line7"])
     #expect(hub.recent(.init(), limit: 2) == ["line6", "line7"])
-    entries = batch(8...10)
-    hub.publish(&entries)
+    fill(&batch, 8...10)
+    hub.publish(&batch)
     #expect(hub.recent(.init(), limit: 10) == ["line8", "line9", "line10"])
+  }
+
+  /// A batch keeps each stack once, however its events interleave them.
+  @Test func aBatchKeepsEachStackOnce() {
+    let stacks = (0..<3).map {
+      SharedStack(
+        pid: 1, addresses: [UInt64($0)], rendering: SharedStack.Rendering(stack: [], frames: []))
+    }
+    var batch = EventHub.Batch()
+    for index in [0, 0, 1, 0, 2, 2, 1, 0] {
+      batch.append(Self.info(), stack: stacks[index], wallClockOffset: 0)
+    }
+    #expect(batch.stacks.map(\.addresses) == [[0], [1], [2]])
+    #expect(batch.entries.map(\.stackIndex) == [0, 0, 1, 0, 2, 2, 1, 0])
   }
 
   @Test func recentLimitKeepsTheNewest() {
