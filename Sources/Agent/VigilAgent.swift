@@ -216,14 +216,16 @@ public final class VigilAgent: Service, Sendable {
         "vigil_events_received_total", "counter", "Records read from the ring buffer.",
         Double(status.events.received)),
       Sample(
-        "vigil_events_emitted_total", "counter", "Blocking events logged.",
+        "vigil_events_emitted_total", "counter",
+        "Blocking events delivered (logged, and kept for the API).",
         Double(status.events.emitted)),
       Sample(
         "vigil_events_lost_ringbuf_total", "counter",
         "Records lost because the ring buffer was full.",
         Double(status.events.lostRingBuffer)),
       Sample(
-        "vigil_events_lost_queue_total", "counter", "Records dropped between reader and processor.",
+        "vigil_events_lost_queue_total", "counter",
+        "Events to log dropped between the ring buffer reader and the processor.",
         Double(status.events.lostQueue)),
       Sample(
         "vigil_events_lost_subscribers_total", "counter",
