@@ -50,44 +50,45 @@ public struct IPPrefix: Hashable, Comparable, Sendable, CustomStringConvertible,
 
   /// `a.b.c.d/n` read without allocating, when written as `inet_pton` reads it and without host
   /// bits; nil for anything else, which the full parser reads or refuses with a reason.
-  private static func plainIPv4(_ text: String) -> IPPrefix? { plainIPv4(utf8: text.utf8) }
+  private static func plainIPv4(_ text: String) -> IPPrefix? {
+    var text = text
+    return text.withUTF8 { plainIPv4(utf8: $0) }
+  }
 
-  /// `plainIPv4` of UTF-8 text.
-  static func plainIPv4(utf8 text: some Sequence<UInt8>) -> IPPrefix? {
+  /// `plainIPv4` of UTF-8 text: four decimal octets (no leading zeros), `/`, 1-3 digits.
+  static func plainIPv4(utf8 text: UnsafeBufferPointer<UInt8>) -> IPPrefix? {
+    var index = 0
     var address: UInt32 = 0
-    var octet: UInt32 = 0
-    var digits = 0
-    var octets = 0
-    var length: Int?
-    for byte in text {
-      switch byte {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"):
-        let digit = UInt32(byte - UInt8(ascii: "0"))
-        if length != nil {
-          guard digits < 3 else { return nil }
-          length = length! * 10 + Int(digit)
-        } else {
-          guard digits == 0 || octet != 0 else { return nil }  // inet_pton refuses leading zeros
-          octet = octet * 10 + digit
-          guard octet <= 255 else { return nil }
-        }
-        digits += 1
-      case UInt8(ascii: "."), UInt8(ascii: "/"):
-        guard length == nil, digits > 0, octets < 4 else { return nil }
-        address = address << 8 | octet
-        octets += 1
-        (octet, digits) = (0, 0)
-        if byte == UInt8(ascii: "/") {
-          guard octets == 4 else { return nil }
-          length = 0
-        }
-      default:
-        return nil
-      }
+    for octets in 1...4 {
+      let separator = UInt8(ascii: octets == 4 ? "/" : ".")
+      let start = index
+      guard let octet = decimal(text, at: &index, digits: 3), octet <= 255,
+        index - start == 1 || text[start] != UInt8(ascii: "0"),
+        index < text.count, text[index] == separator
+      else { return nil }
+      address = address << 8 | octet
+      index += 1
     }
-    guard let length, digits > 0, length <= 32 else { return nil }
-    let prefix = IPPrefix(address: IPAddress(ipv4: address), length: length)
-    return prefix.address == IPAddress(ipv4: address) ? prefix : nil
+    guard let length = decimal(text, at: &index, digits: 3), index == text.count, length <= 32,
+      length == 32 || address & (UInt32.max >> length) == 0
+    else { return nil }
+    return IPPrefix(address: IPAddress(ipv4: address), length: Int(length))
+  }
+
+  /// The 1 to `digits` ASCII digits at `index`, moving past them; nil when there are none.
+  @inline(__always)
+  private static func decimal(
+    _ text: UnsafeBufferPointer<UInt8>, at index: inout Int, digits: Int
+  ) -> UInt32? {
+    let start = index
+    var value: UInt32 = 0
+    while index < text.count, index - start < digits {
+      let digit = text[index] &- UInt8(ascii: "0")
+      guard digit < 10 else { break }
+      value = value * 10 + UInt32(digit)
+      index += 1
+    }
+    return index > start ? value : nil
   }
 
   /// The IPv4 block `0.0.0.0/0`, which is `::ffff:0:0/96` in the datapath.

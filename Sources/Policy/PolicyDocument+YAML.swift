@@ -54,7 +54,7 @@ extension PolicyDocument {
       }
       func rules(_ direction: PolicyDirection, deny: Bool) throws(PolicyError) -> [PolicyRule] {
         try spec.read(Self.ruleField(direction, deny: deny)) { node throws(PolicyError) in
-          try node.items { item throws(PolicyError) in
+          try node.itemsConcurrently { item throws(PolicyError) in
             if let rule = PolicyRule.commonShape(
               in: item.tree, at: item.index, direction: direction)
             {
@@ -229,10 +229,15 @@ extension PortSpec {
 extension IPProtocolName {
   /// The protocol spelled exactly `text`; nil for anything else.
   init?(utf8 text: UnsafeBufferPointer<UInt8>) {
-    guard let name = Self.allCases.first(where: { $0.rawValue.utf8.elementsEqual(text) }) else {
-      return nil
+    let spelled = { (name: StaticString) in text.sameBytes(name.utf8Buffer) }
+    switch text.count {
+    case 3 where spelled("TCP"): self = .tcp
+    case 3 where spelled("UDP"): self = .udp
+    case 4 where spelled("SCTP"): self = .sctp
+    case 4 where spelled("ICMP"): self = .icmp
+    case 6 where spelled("ICMPv6"): self = .icmpv6
+    default: return nil
     }
-    self = name
   }
 }
 

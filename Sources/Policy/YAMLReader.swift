@@ -22,7 +22,7 @@ struct YAMLReader {
   fileprivate private(set) var offset = 0
   fileprivate private(set) var line = 1
   fileprivate private(set) var lineStart = 0
-  fileprivate private(set) var tree: YAMLTree.Builder
+  fileprivate let tree: YAMLTree.Builder
   /// Later items of a block sequence, read on another thread; taken when this reader reaches
   /// them.
   private var lookahead: Lookahead?
@@ -65,8 +65,6 @@ struct YAMLReader {
   private init(bytes: UnsafeBufferPointer<UInt8>) throws(Unsupported) {
     self.bytes = bytes
     ascii = try Self.checkCharacters(bytes)
-    // A node takes two bytes of text at the least, ~6 in policies: reserving too much only
-    // reserves address space, growing copies the nodes and touches twice the memory.
     tree = YAMLTree.Builder(source: bytes, capacity: bytes.count / 4)
   }
 
@@ -362,31 +360,35 @@ struct YAMLReader {
       else { throw Unsupported() }
     default: break
     }
+    // The scan keeps its position in a local: the bytes are most of the text.
     let start = offset
+    var index = offset
     var end = offset
-    scan: while true {
-      let current = byte(0)
+    defer { offset = index }
+    let count = bytes.count
+    scan: while index < count {
+      let current = bytes[index]
       if !Self.mayEndPlain(current) {
-        offset += 1
-        end = offset
+        index += 1
+        end = index
         continue scan
       }
+      let next = index + 1 < count ? bytes[index + 1] : 0
       switch current {
       case .newline, 0: break scan
       case .space:
-        if byte(1) == .hash { break scan }
-        offset += 1
+        if next == .hash { break scan }
+        index += 1
         continue scan
       case .colon:
-        let next = byte(1)
         if next == .space || next == .newline || next == 0 { break scan }
         if flow && (next == .question || Self.isFlowIndicator(next)) { throw Unsupported() }
       case .comma, .openBracket, .closeBracket, .openBrace, .closeBrace:
         if flow { break scan }
       default: break
       }
-      offset += 1
-      end = offset
+      index += 1
+      end = index
     }
     return start..<end
   }

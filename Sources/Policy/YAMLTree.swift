@@ -10,7 +10,9 @@ import Yams
 /// reading compares and converts bytes and makes strings only for the values kept.
 ///
 /// `YAMLReader` builds it from the common subset of YAML; Yams builds it from everything else.
-final class YAMLTree: Sendable {
+/// Nodes and texts are plain memory the tree owns (a 10k-rule policy has ~300k nodes): reading
+/// them takes no reference counting.
+final class YAMLTree: @unchecked Sendable {
   /// What a node is.
   enum Kind: UInt8, Sendable {
     /// A plain scalar: the only kind that can be null.
@@ -21,8 +23,7 @@ final class YAMLTree: Sendable {
     case sequence
   }
 
-  /// One node, in 16 bytes (a 10k-rule policy has ~260k): a scalar's subtree is itself, and a
-  /// collection has no text.
+  /// One node, in 16 bytes: a scalar's subtree is itself, and a collection has no text.
   struct Node: Sendable {
     /// The kind in bits 0-1, whether the scalar is null in bit 2, its text's length above.
     private var bits: UInt32
@@ -32,11 +33,12 @@ final class YAMLTree: Sendable {
     var column: Int32
 
     /// A scalar whose text is `text` of the tree's texts.
+    @inline(__always)
     fileprivate init(scalar kind: Kind, isNull: Bool, text: Range<Int>, line: Int, column: Int) {
-      bits = UInt32(kind.rawValue) | (isNull ? 4 : 0) | UInt32(text.count) << 3
-      offset = Int32(text.lowerBound)
-      self.line = Int32(line)
-      self.column = Int32(column)
+      bits = UInt32(kind.rawValue) | (isNull ? 4 : 0) | UInt32(truncatingIfNeeded: text.count) &<< 3
+      offset = Int32(truncatingIfNeeded: text.lowerBound)
+      self.line = Int32(truncatingIfNeeded: line)
+      self.column = Int32(truncatingIfNeeded: column)
     }
 
     /// A collection; its end is set when it is closed.
@@ -56,38 +58,51 @@ final class YAMLTree: Sendable {
     var textStart: Int { isScalar ? Int(offset) : 0 }
   }
 
-  let nodes: [Node]
+  /// The nodes, in document order.
+  let nodes: UnsafeBufferPointer<Node>
   /// Each document's root node, in order.
   let roots: [Int]
   /// The texts of the scalars.
-  private let texts: [UInt8]
+  private let texts: UnsafeBufferPointer<UInt8>
 
-  fileprivate init(nodes: [Node], roots: [Int], texts: [UInt8]) {
+  /// A tree taking ownership of `nodes` and `texts`, allocated with `malloc`.
+  fileprivate init(
+    nodes: UnsafeBufferPointer<Node>, roots: [Int], texts: UnsafeBufferPointer<UInt8>
+  ) {
     self.nodes = nodes
     self.roots = roots
     self.texts = texts
   }
 
+  deinit {
+    free(UnsafeMutableRawPointer(mutating: nodes.baseAddress))
+    free(UnsafeMutableRawPointer(mutating: texts.baseAddress))
+  }
+
   /// The UTF-8 text of a scalar (empty for a collection), passed to `body`.
+  @inline(__always)
   func withText<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-    let node = nodes[index]
-    return texts.withUnsafeBufferPointer {
-      body(UnsafeBufferPointer(start: $0.baseAddress! + node.textStart, count: node.textCount))
-    }
+    body(text(of: nodes[index]))
+  }
+
+  private func text(of node: Node) -> UnsafeBufferPointer<UInt8> {
+    guard node.textCount > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+    return UnsafeBufferPointer(rebasing: texts[node.textStart..<node.textStart + node.textCount])
   }
 
   /// Where the subtree of node `index` ends.
+  @inline(__always)
   func end(_ index: Int) -> Int {
     let node = nodes[index]
     return node.isScalar ? index + 1 : Int(node.offset)
   }
 
   /// Whether node `index` is a scalar whose text is `text`.
+  @inline(__always)
   func hasText(_ index: Int, _ text: StaticString) -> Bool {
     let node = nodes[index]
-    guard node.isScalar, node.textCount == text.utf8CodeUnitCount
-    else { return false }
-    return withText(index) { $0.sameBytes(text.utf8Buffer) }
+    guard node.isScalar, node.textCount == text.utf8CodeUnitCount else { return false }
+    return self.text(of: node).sameBytes(text.utf8Buffer)
   }
 
   /// A plain `~`, `null` or empty scalar.
@@ -97,7 +112,7 @@ final class YAMLTree: Sendable {
   func text(_ index: Int) -> String? {
     let node = nodes[index]
     guard node.kind == .plain || node.kind == .quoted else { return nil }
-    return withText(index) { String(decoding: $0, as: UTF8.self) }
+    return String(decoding: text(of: node), as: UTF8.self)
   }
 
   /// The children of a collection: a mapping's keys and values alternate.
@@ -127,6 +142,7 @@ final class YAMLTree: Sendable {
     var following: Int
     let end: Int
 
+    @inline(__always)
     mutating func next() -> Int? {
       guard following < end else { return nil }
       defer { following = tree.end(following) }
@@ -134,28 +150,54 @@ final class YAMLTree: Sendable {
     }
   }
 
-  /// Adds nodes in document order; collections are opened, filled and closed.
-  struct Builder {
-    private(set) var nodes: [Node] = []
-    private var roots: [Int] = []
+  /// Adds nodes in document order; collections are opened, filled and closed. Used by one
+  /// thread at a time.
+  final class Builder {
+    /// The nodes so far (`count` of `capacity`), in memory of `malloc`.
+    @exclusivity(unchecked) private var storage: UnsafeMutablePointer<Node>?
+    @exclusivity(unchecked) private(set) var count = 0
+    @exclusivity(unchecked) private var capacity = 0
+    @exclusivity(unchecked) private var roots: [Int] = []
     /// The source's UTF-8, read (not copied) until `finish()`; scalar texts below its count are
     /// ranges of it.
     private let source: UnsafeBufferPointer<UInt8>
     /// The texts decoded, numbered on from the source's count.
-    private var decoded: [UInt8] = []
+    @exclusivity(unchecked) private var decoded: [UInt8] = []
 
     /// A builder of nodes whose texts may be ranges of `source`, which must outlive it.
     init(source: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0), capacity: Int = 0) {
       self.source = source
-      nodes.reserveCapacity(capacity)
+      // A node takes two bytes of text at the least, ~6 in policies: reserving too much only
+      // reserves address space; growing moves the nodes.
+      grow(to: max(capacity, 16))
     }
 
-    var count: Int { nodes.count }
+    deinit { free(storage) }
+
+    /// The nodes so far.
+    var nodes: UnsafeBufferPointer<Node> { UnsafeBufferPointer(start: storage, count: count) }
 
     /// Where the next text appended with `appendText` starts.
     var textEnd: Int { source.count + decoded.count }
 
+    private func grow(to wanted: Int) {
+      guard
+        let grown = realloc(storage, wanted * MemoryLayout<Node>.stride)?.bindMemory(
+          to: Node.self, capacity: wanted)
+      else { fatalError("out of memory for \(wanted) YAML nodes") }
+      storage = grown
+      capacity = wanted
+    }
+
+    @inline(__always)
+    private func add(_ node: Node) {
+      if count == capacity { grow(to: 2 * capacity) }
+      storage.unsafelyUnwrapped[count] = node
+      count += 1
+    }
+
     /// Whether a plain scalar's `text` is `~`, `null`, `Null`, `NULL` or empty.
+    @inline(__always)
     private static func isNull(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
       switch text.count {
       case 0: return true
@@ -170,7 +212,8 @@ final class YAMLTree: Sendable {
     }
 
     /// A scalar whose text is `range`: of the source, or appended with `appendText`.
-    mutating func scalar(_ range: Range<Int>, plain: Bool, line: Int, column: Int) {
+    @inline(__always)
+    func scalar(_ range: Range<Int>, plain: Bool, line: Int, column: Int) {
       var isNull = false
       if plain {
         if range.upperBound <= source.count {
@@ -182,64 +225,85 @@ final class YAMLTree: Sendable {
           }
         }
       }
-      nodes.append(
+      add(
         Node(
           scalar: plain ? .plain : .quoted, isNull: isNull, text: range, line: line,
           column: column))
     }
 
     /// A scalar with the text `text`.
-    mutating func scalar(_ text: String, plain: Bool, line: Int, column: Int) {
+    func scalar(_ text: String, plain: Bool, line: Int, column: Int) {
       let start = textEnd
       decoded += text.utf8
       scalar(start..<textEnd, plain: plain, line: line, column: column)
     }
 
     /// Appends bytes to the texts, for a scalar added with `scalar(_:plain:line:column:)`.
-    mutating func appendText(_ bytes: some Sequence<UInt8>) { decoded += bytes }
+    func appendText(_ bytes: some Sequence<UInt8>) { decoded += bytes }
 
-    mutating func appendText(_ byte: UInt8) { decoded.append(byte) }
+    func appendText(_ byte: UInt8) { decoded.append(byte) }
 
     /// Opens a collection; returns its index for `close`.
-    mutating func open(_ kind: Kind, line: Int, column: Int) -> Int {
-      nodes.append(Node(collection: kind, line: Int32(line), column: Int32(column)))
-      return nodes.count - 1
+    func open(_ kind: Kind, line: Int, column: Int) -> Int {
+      add(
+        Node(
+          collection: kind, line: Int32(truncatingIfNeeded: line),
+          column: Int32(truncatingIfNeeded: column)))
+      return count - 1
     }
 
     /// Opens a mapping in front of the scalar at `index`, the last node, which is its first key.
-    mutating func openMapping(before index: Int) {
-      let key = nodes[index]
-      nodes.insert(Node(collection: .mapping, line: key.line, column: key.column), at: index)
+    func openMapping(before index: Int) {
+      precondition(index == count - 1, "a mapping opens before the last node")
+      let key = storage.unsafelyUnwrapped[index]
+      add(key)
+      storage.unsafelyUnwrapped[index] = Node(
+        collection: .mapping, line: key.line, column: key.column)
     }
 
     /// Closes the collection at `index`.
-    mutating func close(_ index: Int) {
-      nodes[index].offset = Int32(nodes.count)
+    func close(_ index: Int) {
+      storage.unsafelyUnwrapped[index].offset = Int32(truncatingIfNeeded: count)
     }
 
-    mutating func addRoot(_ index: Int) { roots.append(index) }
+    func addRoot(_ index: Int) { roots.append(index) }
 
     /// Appends the nodes of `other` (a builder of the same source) from `first` on, as if they
     /// had been added here, their lines moved by `lines`.
-    mutating func append(_ other: Builder, from first: Int, movingLinesBy lines: Int) {
-      let (nodeShift, textShift) = (Int32(nodes.count - first), Int32(decoded.count))
+    func append(_ other: Builder, from first: Int, movingLinesBy lines: Int) {
+      let (nodeShift, textShift) = (Int32(count - first), Int32(decoded.count))
       let sourceCount = Int32(source.count)
-      nodes.reserveCapacity(nodes.count + other.nodes.count - first)
-      for var node in other.nodes[first...] {
+      let added = other.count - first
+      if count + added > capacity { grow(to: count + added) }
+      let target = storage.unsafelyUnwrapped + count
+      for (position, var node) in other.nodes[first...].enumerated() {
         if !node.isScalar {
           node.offset += nodeShift
         } else if node.offset >= sourceCount && node.textCount > 0 {
           node.offset += textShift
         }
         node.line += Int32(lines)
-        nodes.append(node)
+        target[position] = node
       }
+      count += added
       decoded += other.decoded
     }
 
-    /// The tree; the source is copied into it.
+    /// The tree, which takes the nodes; the source is copied into it. The builder is spent.
     func finish() -> YAMLTree {
-      YAMLTree(nodes: nodes, roots: roots, texts: Array(source) + decoded)
+      let textCount = source.count + decoded.count
+      let texts = malloc(max(textCount, 1))!.bindMemory(to: UInt8.self, capacity: textCount)
+      if let base = source.baseAddress { texts.update(from: base, count: source.count) }
+      decoded.withUnsafeBufferPointer { decoded in
+        if let base = decoded.baseAddress {
+          (texts + source.count).update(from: base, count: decoded.count)
+        }
+      }
+      let tree = YAMLTree(
+        nodes: UnsafeBufferPointer(start: storage, count: count), roots: roots,
+        texts: UnsafeBufferPointer(start: texts, count: textCount))
+      (storage, count, capacity) = (nil, 0, 0)
+      return tree
     }
   }
 }
@@ -274,7 +338,7 @@ extension YAMLTree {
     // No tag resolution: fields are read as text, and resolving every scalar by regex
     // dominated parsing (10k rules: ~0.5 s).
     let parser = try Parser(yaml: yaml, resolver: .basic)
-    var builder = Builder()
+    let builder = Builder()
     while let root = try parser.nextRoot() {
       builder.addRoot(builder.count)
       builder.add(root)
@@ -285,7 +349,7 @@ extension YAMLTree {
 
 extension YAMLTree.Builder {
   /// Adds a node composed by Yams, and its subtree.
-  fileprivate mutating func add(_ node: Yams.Node) {
+  fileprivate func add(_ node: Yams.Node) {
     let (line, column) = (node.mark?.line ?? 0, node.mark?.column ?? 0)
     switch node {
     case .scalar(let scalar):

@@ -100,4 +100,14 @@ private struct RuleWriter {
     print("policy common-shape test: seed \(seed), \(read) of 6000 readings by the fast path")
     #expect(read > 300, "seed \(seed): the fast path read \(read) rules")
   }
+
+  /// The byte reader of protocol names knows every protocol, spelled exactly.
+  @Test func readsEveryProtocolName() {
+    for name in IPProtocolName.allCases {
+      var spelled = name.rawValue
+      #expect(spelled.withUTF8 { IPProtocolName(utf8: $0) } == name)
+      var lower = name.rawValue.lowercased()
+      #expect(lower.withUTF8 { IPProtocolName(utf8: $0) } == nil)
+    }
+  }
 }

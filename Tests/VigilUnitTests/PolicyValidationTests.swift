@@ -219,4 +219,19 @@ private func document(_ spec: String, endpoint: String = "{interface: eth0}") ->
         "\($0)" == "policy \"web\": spec.ingress[0].ports[0].endPort: 3 is less than port 9"
       })
   }
+
+  /// Long rule lists are read in parts by several threads; an error still names its rule, the
+  /// first one wrong, whichever part it is in.
+  @Test(arguments: [0, 1_500, 2_999])
+  func namesTheFirstBadRuleOfALongList(bad: Int) {
+    let rule = "  - {from: [{ipBlock: {cidr: 10.0.0.0/8}}], ports: [{port: 80}]}"
+    var rules = Array(repeating: rule, count: 3_000)
+    rules[bad] = "  - {ports: [{port: http}]}"
+    rules[2_999] = rules[2_999].replacingOccurrences(of: "port: 80", with: "port: 70000")
+    let yaml = document("policyTypes: [Ingress]\ningress:\n" + rules.joined(separator: "\n"))
+    #expect(
+      policyError(yaml)
+        == "web.yaml: policy \"web\": spec.ingress[\(bad)].ports[0].port: http is not a port (1-65535)"
+    )
+  }
 }
