@@ -7,8 +7,8 @@ struct CompiledRule {
   let deny: Bool
   /// The remote blocks; empty means every address.
   let peers: [IPBlock]
-  /// The rule's port ranges, already carrying its action and counter.
-  let ranges: [vigil_port_range]
+  /// The protocols and ports; empty means every protocol and port.
+  let ports: [PortSpec]
 
   /// How many blocks the rule adds at most.
   var blockCount: Int {
@@ -36,11 +36,50 @@ enum BlockWalk {
     let prefix: IPPrefix
     let stops: Bool
     let peer: Int
+    /// After the address: the mapped length, stops after starts, then the peer.
+    private let order: UInt64
 
-    /// Trie order, then starts before stops.
+    init(prefix: IPPrefix, stops: Bool, peer: Int) {
+      self.prefix = prefix
+      self.stops = stops
+      self.peer = peer
+      order = UInt64(prefix.mappedLength) << 40 | (stops ? 1 << 32 : 0) | UInt64(peer + 1)
+    }
+
+    /// Trie order, then starts before stops, then by peer.
     static func before(_ left: Event, _ right: Event) -> Bool {
-      if left.prefix != right.prefix { return left.prefix < right.prefix }
-      return (left.stops ? 1 : 0, left.peer) < (right.stops ? 1 : 0, right.peer)
+      (left.prefix.address.high, left.prefix.address.low, left.order)
+        < (right.prefix.address.high, right.prefix.address.low, right.order)
+    }
+  }
+
+  /// The rules' fields the walk reads for every block, in flat arrays; their port ranges carry
+  /// the rule's action and counter.
+  private struct RuleTable {
+    var deny: [Bool] = []
+    /// Rule `i`'s ranges are `ranges[rangeStarts[i]..<rangeStarts[i + 1]]`.
+    var rangeStarts: [Int] = [0]
+    var ranges: [vigil_port_range] = []
+
+    init(_ rules: [CompiledRule]) {
+      deny.reserveCapacity(rules.count)
+      rangeStarts.reserveCapacity(rules.count + 1)
+      for rule in rules {
+        deny.append(rule.deny)
+        let action = rule.deny ? VIGIL_ACTION_DENY : VIGIL_ACTION_ALLOW
+        if rule.ports.isEmpty {
+          ranges.append(
+            vigil_port_range(
+              protocol: 0, action: action, counter: rule.counter, ports: 0...UInt16.max))
+        }
+        for port in rule.ports {
+          ranges.append(
+            vigil_port_range(
+              protocol: port.ipProtocol.number, action: action, counter: rule.counter,
+              ports: port.portRange))
+        }
+        rangeStarts.append(ranges.count)
+      }
     }
   }
 
@@ -52,9 +91,11 @@ enum BlockWalk {
     _ rules: [CompiledRule], endpointIndex: UInt32,
     to blocks: inout [AddressBlock], values: inout [vigil_policy_value]
   ) -> Overflow? {
+    let table = RuleTable(rules)
     var peerRule: [Int] = []
     var peerFamily: [Int] = []
     var events: [Event] = []
+    events.reserveCapacity(rules.reduce(1) { $0 + $1.blockCount })
     for (index, rule) in rules.enumerated() {
       let peers =
         rule.peers.isEmpty ? [IPBlock(cidr: .anyIPv4), IPBlock(cidr: .anyIPv6)] : rule.peers
@@ -71,6 +112,7 @@ enum BlockWalk {
       events.append(Event(prefix: .anyIPv4, stops: false, peer: -1))
     }
     events.sort(by: Event.before)
+    values.reserveCapacity(values.count + events.count)
 
     var state = CoverState(rules: rules.count, peers: peerRule.count)
     var stack: [(prefix: IPPrefix, undoMark: Int)] = []
@@ -82,7 +124,7 @@ enum BlockWalk {
         state.undo(to: top.undoMark, peerRule: peerRule, peerFamily: peerFamily)
         stack.removeLast()
       }
-      stack.append((prefix, state.undoLog.count))
+      stack.append((prefix, state.undoCount))
       while next < events.count, events[next].prefix == prefix {
         let peer = events[next].peer
         if peer >= 0 {
@@ -91,8 +133,8 @@ enum BlockWalk {
         }
         next += 1
       }
-      let covering = state.active[family(prefix)]
-      collect(covering, of: rules, into: &ranges)
+      let covering = state.active(family(prefix))
+      collect(covering, of: table, into: &ranges)
       guard ranges.count <= Int(VIGIL_POLICY_MAX_RANGES) else {
         return Overflow(
           block: prefix, ranges: ranges.count, counters: covering.map { rules[$0].counter })
@@ -110,13 +152,14 @@ enum BlockWalk {
   private static func family(_ prefix: IPPrefix) -> Int { prefix.isIPv4 ? 0 : 1 }
 
   private static func collect(
-    _ covering: [Int], of rules: [CompiledRule], into ranges: inout [vigil_port_range]
+    _ covering: [Int], of table: RuleTable, into ranges: inout [vigil_port_range]
   ) {
     ranges.removeAll(keepingCapacity: true)
     for deny in [true, false] {
-      for index in covering where rules[index].deny == deny {
-        for range in rules[index].ranges where !ranges.contains(where: { $0.covers(range) }) {
-          ranges.append(range)
+      for index in covering where table.deny[index] == deny {
+        for position in table.rangeStarts[index]..<table.rangeStarts[index + 1] {
+          let range = table.ranges[position]
+          if !ranges.contains(where: { $0.covers(range) }) { ranges.append(range) }
         }
       }
     }
@@ -125,44 +168,73 @@ enum BlockWalk {
 
 /// Which peers are on, and per address family the rules with at least one peer on, in order.
 private struct CoverState {
-  var peerOn: [Bool]
-  var onCount: [[Int]]
-  var active: [[Int]] = [[], []]
-  var undoLog: [(peer: Int, active: Bool)] = []
+  private var peerOn: [Bool]
+  /// Per family and rule (`family * rules + rule`), how many of the rule's peers are on.
+  private var onCount: [Int32]
+  private let rules: Int
+  private var activeIPv4: [Int] = []
+  private var activeIPv6: [Int] = []
+  /// The peers flipped, for `undo`.
+  private var undoLog: [Int] = []
 
   init(rules: Int, peers: Int) {
+    self.rules = rules
     peerOn = Array(repeating: false, count: peers)
-    onCount = Array(repeating: Array(repeating: 0, count: rules), count: 2)
+    onCount = Array(repeating: 0, count: 2 * rules)
   }
+
+  /// The rules of `family` with a peer on, in order.
+  func active(_ family: Int) -> [Int] { family == 0 ? activeIPv4 : activeIPv6 }
+
+  /// A mark for `undo`: the changes so far.
+  var undoCount: Int { undoLog.count }
 
   /// Turns a peer on or off, logging the change for `undo`.
   mutating func set(_ peer: Int, active on: Bool, rule: Int, family: Int) {
     guard peerOn[peer] != on else { return }
     flip(peer, rule: rule, family: family)
-    undoLog.append((peer, on))
+    undoLog.append(peer)
   }
 
   /// Reverts the changes logged since `mark`.
   mutating func undo(to mark: Int, peerRule: [Int], peerFamily: [Int]) {
     while undoLog.count > mark {
-      let peer = undoLog.removeLast().peer
+      let peer = undoLog.removeLast()
       flip(peer, rule: peerRule[peer], family: peerFamily[peer])
     }
   }
 
   private mutating func flip(_ peer: Int, rule: Int, family: Int) {
     peerOn[peer].toggle()
-    onCount[family][rule] += peerOn[peer] ? 1 : -1
-    let position = active[family].partitioningIndex { $0 >= rule }
-    if peerOn[peer] && onCount[family][rule] == 1 {
-      active[family].insert(rule, at: position)
-    } else if !peerOn[peer] && onCount[family][rule] == 0 {
-      active[family].remove(at: position)
+    let slot = family * rules + rule
+    onCount[slot] += peerOn[peer] ? 1 : -1
+    if peerOn[peer] && onCount[slot] == 1 {
+      if family == 0 { activeIPv4.insertInOrder(rule) } else { activeIPv6.insertInOrder(rule) }
+    } else if !peerOn[peer] && onCount[slot] == 0 {
+      if family == 0 { activeIPv4.removeInOrder(rule) } else { activeIPv6.removeInOrder(rule) }
     }
   }
 }
 
 extension Array where Element == Int {
+  /// Inserts `value` into this sorted array, keeping it sorted.
+  fileprivate mutating func insertInOrder(_ value: Int) {
+    if let last, last < value {
+      append(value)
+    } else {
+      insert(value, at: partitioningIndex { $0 >= value })
+    }
+  }
+
+  /// Removes `value`, which this sorted array holds.
+  fileprivate mutating func removeInOrder(_ value: Int) {
+    if last == value {
+      removeLast()
+    } else {
+      remove(at: partitioningIndex { $0 >= value })
+    }
+  }
+
   /// The first index whose element satisfies `belongs`, for an array partitioned by it.
   fileprivate func partitioningIndex(where belongs: (Int) -> Bool) -> Int {
     var low = 0

@@ -84,7 +84,9 @@ public enum PolicyCompiler {
         var compiledList = rules.removeValue(forKey: id << 1 | direction.abiValue) ?? []
         compiledList.reserveCapacity(compiledList.count + list.count)
         for (index, rule) in list.enumerated() {
-          compiledList.append(CompiledRule(rule, deny: deny, counter: UInt32(counters.count)))
+          compiledList.append(
+            CompiledRule(
+              counter: UInt32(counters.count), deny: deny, peers: rule.peers, ports: rule.ports))
           counters.append(.rule(document, direction, deny: deny, index: index))
         }
         rules[id << 1 | direction.abiValue] = compiledList
@@ -110,20 +112,5 @@ public enum PolicyCompiler {
       throw PolicyError(
         reason: "policy needs \(needed) \(what); capacity is \(limit) (policy.capacity)")
     }
-  }
-}
-
-extension CompiledRule {
-  /// `rule`'s ranges: one per port entry, or one for every protocol and port.
-  init(_ rule: PolicyRule, deny: Bool, counter: UInt32) {
-    let action = deny ? VIGIL_ACTION_DENY : VIGIL_ACTION_ALLOW
-    let ranges =
-      rule.ports.isEmpty
-      ? [vigil_port_range(protocol: 0, action: action, counter: counter, ports: 0...UInt16.max)]
-      : rule.ports.map {
-        vigil_port_range(
-          protocol: $0.ipProtocol.number, action: action, counter: counter, ports: $0.portRange)
-      }
-    self.init(counter: counter, deny: deny, peers: rule.peers, ranges: ranges)
   }
 }
