@@ -15,38 +15,67 @@ struct StoredGeneration: Codable, Sendable, Equatable {
   var endpoints: [StoredEndpoint]
 }
 
-extension StoredGeneration {
-  /// The start of the record's JSON: `{"sources":[...],` with the sources (megabytes of YAML)
-  /// written by `PolicyJSON`, so it can be written before the rest is known.
-  static func jsonHead(sources: [PolicySource]) -> [UInt8] {
-    var bytes = Array(#"{"sources":"#.utf8)
-    PolicyJSON.appendSources(sources, to: &bytes)
-    bytes.append(UInt8(ascii: ","))
-    return bytes
-  }
-
-  /// The rest of the record's JSON after `jsonHead`: every field but the sources, then `}`.
-  func jsonTail() throws -> [UInt8] {
-    var bare = self
-    bare.sources = []
-    let json = try WireJSON.encode(bare)
-    let end = Array(#","sources":[]}"#.utf8)
-    guard json.count > end.count, json.suffix(end.count).elementsEqual(end) else {
-      throw AgentError("unexpected JSON for a stored generation")
-    }
-    return json.dropFirst().dropLast(end.count) + [UInt8(ascii: "}")]
-  }
-}
-
 /// An endpoint and the id the datapath knows it by.
 struct StoredEndpoint: Codable, Sendable, Equatable {
   var endpoint: EndpointRef
   var id: UInt32
 }
 
-/// Applied policy generations on disk: `generations/<N>.json`, and `current` naming the one in
-/// force. Files are replaced atomically (written aside, synced, renamed), so a crash leaves the
-/// old file or the new one. The newest `keep` generations are kept.
+/// What `generations/<N>.json` holds: a stored generation whose sources' texts are in
+/// `<N>.yaml`, one after another, each named here with its length in bytes. Records written
+/// by earlier versions hold the texts themselves (`yaml`).
+private struct RecordFile: Codable {
+  struct Source: Codable {
+    var source: String
+    var bytes: Int?
+    var yaml: String?
+  }
+
+  var generation: UInt64
+  var appliedAt: String
+  var origin: String
+  var sources: [Source]
+  var endpoints: [StoredEndpoint]
+
+  /// The record of `record`, whose sources' texts are stored apart.
+  init(_ record: StoredGeneration) {
+    generation = record.generation
+    appliedAt = record.appliedAt
+    origin = record.origin
+    sources = record.sources.map { Source(source: $0.source, bytes: $0.yaml.utf8.count) }
+    endpoints = record.endpoints
+  }
+
+  /// The generation, its sources' texts taken from `texts` (the `.yaml` file) unless the
+  /// record holds them; nil when `texts` is needed and not given.
+  func generation(texts: [UInt8]?) throws -> StoredGeneration? {
+    var sources: [PolicySource] = []
+    var offset = 0
+    for source in self.sources {
+      if let yaml = source.yaml {
+        sources.append(PolicySource(source: source.source, yaml: yaml))
+        continue
+      }
+      guard let texts else { return nil }
+      guard let count = source.bytes, count >= 0, offset + count <= texts.count else {
+        throw AgentError("the texts are \(texts.count) bytes, shorter than the record says")
+      }
+      guard let yaml = String(validating: texts[offset..<offset + count], as: UTF8.self) else {
+        throw AgentError("the text of \(source.source) is not UTF-8")
+      }
+      sources.append(PolicySource(source: source.source, yaml: yaml))
+      offset += count
+    }
+    return StoredGeneration(
+      generation: generation, appliedAt: appliedAt, origin: origin, sources: sources,
+      endpoints: endpoints)
+  }
+}
+
+/// Applied policy generations on disk: `generations/<N>.json` and the YAML it was applied from,
+/// `generations/<N>.yaml`, and `current` naming the one in force. Files are replaced atomically
+/// (written aside, synced, renamed), so a crash leaves the old file or the new one; a record is
+/// written after its texts. The newest `keep` generations are kept.
 struct PolicyStore: Sendable {
   let directory: String
   let keep: Int
@@ -60,16 +89,22 @@ struct PolicyStore: Sendable {
   fileprivate func path(_ generation: UInt64) -> String {
     "\(generationsDirectory)/\(generation).json"
   }
+  fileprivate func textsPath(_ generation: UInt64) -> String {
+    "\(generationsDirectory)/\(generation).yaml"
+  }
 
-  /// Starts storing generation `generation` before it is enforced: writes its `sources` (the
-  /// bulk of the record) to a tentative file and syncs them, so that finishing it is quick.
+  /// Starts storing generation `generation` before it is enforced: writes the texts of its
+  /// `sources` (the bulk of it) as they are, and syncs them, so that finishing it is quick.
   /// Nothing is stored until ``TentativeGeneration/finish(_:)``; `discard()` removes the file.
   func begin(_ generation: UInt64, sources: [PolicySource]) throws -> TentativeGeneration {
     try FileManager.default.createDirectory(
       atPath: generationsDirectory, withIntermediateDirectories: true,
       attributes: [.posixPermissions: 0o700])
     let tentative = try TentativeGeneration(store: self, generation: generation)
-    try tentative.append(StoredGeneration.jsonHead(sources: sources))
+    for source in sources {
+      var yaml = source.yaml
+      try yaml.withUTF8 { try tentative.append(UnsafeRawBufferPointer($0)) }
+    }
     try tentative.sync()
     return tentative
   }
@@ -78,6 +113,7 @@ struct PolicyStore: Sendable {
   fileprivate func prune() throws {
     for old in try generations().dropLast(keep) {
       try? FileManager.default.removeItem(atPath: path(old))
+      try? FileManager.default.removeItem(atPath: textsPath(old))
     }
   }
 
@@ -96,11 +132,17 @@ struct PolicyStore: Sendable {
 
   /// A stored generation, nil when it is not stored.
   func load(_ generation: UInt64) throws -> StoredGeneration? {
-    guard let data = FileManager.default.contents(atPath: path(generation)) else { return nil }
+    let path = path(generation)
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
     do {
-      return try WireJSON.decode(StoredGeneration.self, from: Array(data))
+      let record = try WireJSON.decode(RecordFile.self, from: Array(data))
+      if let stored = try record.generation(texts: nil) { return stored }
+      guard let texts = FileManager.default.contents(atPath: textsPath(generation)) else {
+        throw AgentError("\(textsPath(generation)) is missing")
+      }
+      return try record.generation(texts: Array(texts))
     } catch {
-      throw AgentError("stored policy generation \(path(generation)) is unreadable: \(error)")
+      throw AgentError("stored policy generation \(path) is unreadable: \(error)")
     }
   }
 
@@ -113,40 +155,42 @@ struct PolicyStore: Sendable {
   }
 
   /// Writes `bytes` to `path` atomically and durably.
-  private func write(_ bytes: [UInt8], to path: String) throws {
+  fileprivate func write(_ bytes: [UInt8], to path: String) throws {
     let file = try DurableFile(path: path)
-    try file.append(bytes)
+    try bytes.withUnsafeBytes { try file.append($0) }
     try file.commit()
   }
 }
 
-/// A generation being stored: `generations/<N>.json.tmp` until `finish` renames it into place.
+/// A generation being stored: its texts in `generations/<N>.yaml.tmp` until `finish` renames
+/// them into place and writes its record.
 final class TentativeGeneration: Sendable {
   let generation: UInt64
   private let store: PolicyStore
-  private let file: DurableFile
+  private let texts: DurableFile
 
   fileprivate init(store: PolicyStore, generation: UInt64) throws {
     self.store = store
     self.generation = generation
-    file = try DurableFile(path: store.path(generation))
+    texts = try DurableFile(path: store.textsPath(generation))
   }
 
-  fileprivate func append(_ bytes: [UInt8]) throws { try file.append(bytes) }
+  fileprivate func append(_ bytes: UnsafeRawBufferPointer) throws { try texts.append(bytes) }
 
-  fileprivate func sync() throws { try file.sync() }
+  fileprivate func sync() throws { try texts.sync() }
 
-  /// Completes the record with `record`'s other fields (its sources are those given to
-  /// `begin`), syncs it and renames it into place; then drops the oldest beyond `keep`.
+  /// Completes the generation with `record`, whose sources are those given to `begin`: puts
+  /// the texts in place, then writes the record; then drops the oldest beyond `keep`.
   func finish(_ record: StoredGeneration) throws {
     precondition(record.generation == generation, "finishing another generation")
-    try file.append(record.jsonTail())
-    try file.commit()
+    // The record's directory sync makes this rename durable too.
+    try texts.commit(syncingDirectory: false)
+    try store.write(WireJSON.encode(RecordFile(record)), to: store.path(generation))
     try store.prune()
   }
 
   /// Removes the tentative file (nothing when it was finished).
-  func discard() { file.discard() }
+  func discard() { texts.discard() }
 }
 
 /// A file written aside (`<path>.tmp`), synced and renamed to `path`, so a crash leaves the old
@@ -165,10 +209,10 @@ private final class DurableFile: Sendable {
 
   deinit { close(fd) }
 
-  func append(_ bytes: [UInt8]) throws {
+  func append(_ bytes: UnsafeRawBufferPointer) throws {
     var offset = 0
     while offset < bytes.count {
-      let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+      let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
       if written < 0 {
         if errno == EINTR { continue }
         throw Self.failure("write", temporary)
@@ -181,10 +225,11 @@ private final class DurableFile: Sendable {
     guard fsync(fd) == 0 else { throw Self.failure("fsync", temporary) }
   }
 
-  /// Syncs the file, renames it to `path` and syncs the directory.
-  func commit() throws {
+  /// Syncs the file, renames it to `path` and, unless told not to, syncs the directory.
+  func commit(syncingDirectory: Bool = true) throws {
     try sync()
     guard rename(temporary, path) == 0 else { throw Self.failure("rename", path) }
+    guard syncingDirectory else { return }
     let parent = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
     if parent >= 0 {
       fsync(parent)

@@ -62,7 +62,7 @@ struct JSONText {
 
   /// Appends `value` as a JSON string: `"` and `\` escaped, control characters as `\n`, `\r`,
   /// `\t`, `\b`, `\f` or `\u00XX` (as Foundation writes them), everything else as it is.
-  static func appendString(_ value: String, to bytes: inout [UInt8]) {
+  private static func appendString(_ value: String, to bytes: inout [UInt8]) {
     bytes.append(UInt8(ascii: "\""))
     var value = value
     value.withUTF8 { utf8 in

@@ -1,24 +1,6 @@
-/// JSON for policy texts, which run to megabytes: written and read byte by byte, several times
-/// faster than Foundation's coders, in the same JSON.
+/// JSON for policy texts, which run to megabytes: read byte by byte, several times faster than
+/// Foundation's decoder.
 public enum PolicyJSON {
-  /// Appends `sources` as a JSON array of `{"source", "yaml"}` objects.
-  public static func appendSources(_ sources: [PolicySource], to out: inout [UInt8]) {
-    // Room for escapes too (a line break takes two bytes), so megabytes are not copied to grow.
-    out.reserveCapacity(
-      out.count + sources.reduce(64) { $0 + $1.yaml.utf8.count * 9 / 8 + $1.source.utf8.count + 64 }
-    )
-    out.append(UInt8(ascii: "["))
-    for (index, source) in sources.enumerated() {
-      if index > 0 { out.append(UInt8(ascii: ",")) }
-      out += #"{"source":"#.utf8
-      JSONText.appendString(source.source, to: &out)
-      out += #","yaml":"#.utf8
-      JSONText.appendString(source.yaml, to: &out)
-      out.append(UInt8(ascii: "}"))
-    }
-    out.append(UInt8(ascii: "]"))
-  }
-
   /// Reads a policy request: `{"sources": [{"source": ..., "yaml": ...}, ...]}` directly, and
   /// anything else (other keys, missing ones, bad JSON) with `WireJSON.decode`, which also
   /// gives its errors.

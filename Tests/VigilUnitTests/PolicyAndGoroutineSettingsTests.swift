@@ -99,6 +99,9 @@ import Testing
     for generation in 1...5 as ClosedRange<UInt64> { try save(record(generation), in: store) }
     try store.setCurrent(5)
     #expect(try store.generations() == [3, 4, 5])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: "\(directory)/generations").sorted()
+        == ["3.json", "3.yaml", "4.json", "4.yaml", "5.json", "5.yaml"])
     #expect(try store.load(4) == record(4))
     #expect(store.current() == 5)
     #expect(!FileManager.default.fileExists(atPath: "\(directory)/current.tmp"))
@@ -115,7 +118,54 @@ import Testing
     tentative.discard()
     #expect(try store.generations() == [1])
     #expect(
-      try FileManager.default.contentsOfDirectory(atPath: "\(directory)/generations") == ["1.json"])
+      try FileManager.default.contentsOfDirectory(atPath: "\(directory)/generations").sorted()
+        == ["1.json", "1.yaml"])
+  }
+
+  /// Texts are stored as they are, apart from the record: every byte comes back.
+  @Test func storesTextsAsTheyAre() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = PolicyStore(directory: directory)
+    let texts = [
+      "", "a: \"b\"\n\tc: 'd\\e'\r\n", "größe → 🙂", "\u{0}\u{1}\u{7f}",
+      String(repeating: "- {cidr: 10.0.0.0/8}\n", count: 500),
+    ]
+    var stored = record(1)
+    stored.sources = texts.enumerated().map {
+      PolicySource(source: "\($0.offset).yaml", yaml: $0.element)
+    }
+    try save(stored, in: store)
+    #expect(try store.load(1) == stored)
+    let onDisk = try String(contentsOfFile: "\(directory)/generations/1.yaml", encoding: .utf8)
+    #expect(onDisk == texts.joined())
+  }
+
+  /// Generations stored by earlier versions hold their texts in the record.
+  @Test func readsRecordsHoldingTheirTexts() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    try FileManager.default.createDirectory(
+      atPath: "\(directory)/generations", withIntermediateDirectories: true)
+    // Such a record is the generation as JSON.
+    try Data(try WireJSON.encode(record(1))).write(
+      to: URL(fileURLWithPath: "\(directory)/generations/1.json"))
+    #expect(try PolicyStore(directory: directory).load(1) == record(1))
+  }
+
+  @Test func missingOrShortTextsNameTheFile() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = PolicyStore(directory: directory)
+    try save(record(1), in: store)
+    try "# ".write(toFile: "\(directory)/generations/1.yaml", atomically: true, encoding: .utf8)
+    #expect(
+      performing: { try store.load(1) },
+      throws: { "\($0)".contains("generations/1.json") && "\($0)".contains("shorter") })
+    try FileManager.default.removeItem(atPath: "\(directory)/generations/1.yaml")
+    #expect(
+      performing: { try store.load(1) },
+      throws: { "\($0)".contains("generations/1.yaml is missing") })
   }
 
   @Test func unreadableGenerationNamesTheFile() throws {
