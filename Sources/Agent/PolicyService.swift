@@ -212,32 +212,46 @@ final class PolicyService: Sendable {
   }
 
   /// Stores and enforces `sources` as generation `wanted` (default: the next one). The sources
-  /// are written and synced while they are parsed and compiled; a request that fails before the
-  /// generation is stored leaves nothing stored.
+  /// are written and synced while they are parsed, and the record while the policy compiles and
+  /// the maps fill; both are put in place just before the flip. A request that fails leaves
+  /// nothing stored.
   private func enforce(
     _ sources: [PolicySource], origin: String, generation wanted: UInt64?, state: inout State
   ) throws(PolicyServiceError) -> PolicyApplyResponse {
     let start = ContinuousClock.now
     let generation = wanted ?? nextGeneration(after: state.current?.record.generation)
     let tentative = Overlapped { [store] in try store.begin(generation, sources: sources) }
+    var preparing: Overlapped<TentativeGeneration>?
     do {
+      let documents = try parse(sources)
+      let ids = try endpointIDs(for: documents, current: state.current)
+      let record = StoredGeneration(
+        generation: generation, appliedAt: Self.now(), origin: origin, sources: sources,
+        endpoints: ids.map { StoredEndpoint(endpoint: $0.key, id: $0.value) }.sorted {
+          $0.id < $1.id
+        })
+      let prepared = Overlapped {
+        let stored = try tentative.join()
+        try stored.prepare(record)
+        return stored
+      }
+      preparing = prepared
       return try enforce(
-        sources, origin: origin, generation: generation, storing: tentative, start: start,
-        state: &state)
+        documents, record: record, ids: ids, storing: prepared, start: start, state: &state)
     } catch {
+      _ = try? preparing?.join()
       (try? tentative.join())?.discard()
       throw error
     }
   }
 
   private func enforce(
-    _ sources: [PolicySource], origin: String, generation: UInt64,
-    storing tentative: Overlapped<TentativeGeneration>, start: ContinuousClock.Instant,
+    _ documents: [LocatedDocument], record: StoredGeneration, ids: [EndpointRef: UInt32],
+    storing prepared: Overlapped<TentativeGeneration>, start: ContinuousClock.Instant,
     state: inout State
   ) throws(PolicyServiceError) -> PolicyApplyResponse {
     let clock = ContinuousClock()
-    let documents = try parse(sources)
-    let ids = try endpointIDs(for: documents, current: state.current)
+    let generation = record.generation
     let compiled = try compile(documents, ids: ids)
     let compiledAt = clock.now
 
@@ -259,33 +273,34 @@ final class PolicyService: Sendable {
     }
     let attachedAt = clock.now
 
-    let record = StoredGeneration(
-      generation: generation, appliedAt: Self.now(), origin: origin, sources: sources,
-      endpoints: ids.map { StoredEndpoint(endpoint: $0.key, id: $0.value) }.sorted { $0.id < $1.id }
-    )
-    // The generation is stored, and the answer's diff worked out, on other threads while the
-    // maps fill; the flip waits until the generation is stored.
-    let saving = Overlapped { try tentative.join().finish(record) }
+    // The answer's diff is worked out on another thread while the maps fill; the flip waits
+    // until the generation is stored.
     let (old, new) = (state.current?.documents ?? [], documents.map(\.document))
     let changes = Overlapped { PolicyDiff.between(old: old, new: new).map(\.description) }
     let timing: PolicyDatapath.InstallTiming
+    var stored: TentativeGeneration?
     var saveError: String?
     do {
       timing = try datapath.install(
         generation: generation, line: compiled.lines.boundaries, values: compiled.lines.values,
         endpointPolicies: compiled.endpointPolicies, counterCount: compiled.counters.count,
         beforeFlip: {
-          do { try saving.join() } catch { saveError = "\(error)" }
+          do {
+            stored = try prepared.join()
+            try stored?.commit()
+          } catch { saveError = "\(error)" }
           return saveError == nil
         })
     } catch {
-      _ = try? saving.join()
       undoAttach()
       throw PolicyServiceError(
         500, "installing generation \(generation): \(saveError ?? "\(error)")")
     }
     let flippedAt = clock.now
-    do { try store.setCurrent(generation) } catch {
+    do {
+      try stored?.persist()
+      try store.setCurrent(generation)
+    } catch {
       logger.error("policy enforced but not recorded as current", metadata: ["error": "\(error)"])
     }
 
@@ -298,18 +313,22 @@ final class PolicyService: Sendable {
       }
       bindings[endpoint] = nil
     }
-    let previous = state.current
+    var retired = state.current
+    let previousGeneration = retired?.record.generation
     state.current = Enforced(
       record: record, documents: new, counters: compiled.counters,
       defaults: Self.defaults(compiled), bindings: bindings)
     background.async { [self] in serializedQuietly { _ in try datapath.prepareSpare() } }
+    // The generation replaced (megabytes of rules) is freed off the request's thread.
+    background.async { [retired] in _ = retired }
+    retired = nil
 
     let milliseconds = { (from: ContinuousClock.Instant, to: ContinuousClock.Instant) in
       Double((to - from).components.attoseconds) / 1e15 + Double((to - from).components.seconds)
         * 1e3
     }
     let response = PolicyApplyResponse(
-      generation: generation, previousGeneration: previous?.record.generation,
+      generation: generation, previousGeneration: previousGeneration,
       changes: (try? changes.join()) ?? [],
       timing: PolicyTiming(
         compileMs: milliseconds(start, compiledAt), attachMs: milliseconds(compiledAt, attachedAt),
@@ -320,7 +339,7 @@ final class PolicyService: Sendable {
     logger.info(
       "policy generation enforced",
       metadata: [
-        "policy.generation": "\(generation)", "policy.origin": "\(origin)",
+        "policy.generation": "\(generation)", "policy.origin": "\(record.origin)",
         "policy.count": "\(documents.count)", "policy.entries": "\(compiled.blocks.count)",
         "policy.totalMs": "\(response.timing.totalMs)",
       ])

@@ -75,7 +75,7 @@ private struct RecordFile: Codable {
 /// Applied policy generations on disk: `generations/<N>.json` and the YAML it was applied from,
 /// `generations/<N>.yaml`, and `current` naming the one in force. Files are replaced atomically
 /// (written aside, synced, renamed), so a crash leaves the old file or the new one; a record is
-/// written after its texts. The newest `keep` generations are kept.
+/// put in place after its texts. The newest `keep` generations are kept.
 struct PolicyStore: Sendable {
   let directory: String
   let keep: Int
@@ -94,8 +94,8 @@ struct PolicyStore: Sendable {
   }
 
   /// Starts storing generation `generation` before it is enforced: writes the texts of its
-  /// `sources` (the bulk of it) as they are, and syncs them, so that finishing it is quick.
-  /// Nothing is stored until ``TentativeGeneration/finish(_:)``; `discard()` removes the file.
+  /// `sources` (the bulk of it) as they are, and syncs them. Nothing is stored until
+  /// ``TentativeGeneration/commit()``; `discard()` removes what was written.
   func begin(_ generation: UInt64, sources: [PolicySource]) throws -> TentativeGeneration {
     try FileManager.default.createDirectory(
       atPath: generationsDirectory, withIntermediateDirectories: true,
@@ -162,12 +162,13 @@ struct PolicyStore: Sendable {
   }
 }
 
-/// A generation being stored: its texts in `generations/<N>.yaml.tmp` until `finish` renames
-/// them into place and writes its record.
+/// A generation being stored: its texts in `generations/<N>.yaml.tmp`, then its record in
+/// `<N>.json.tmp`, until `commit` renames both into place.
 final class TentativeGeneration: Sendable {
   let generation: UInt64
   private let store: PolicyStore
   private let texts: DurableFile
+  private let record = LockedValue<DurableFile?>(nil)
 
   fileprivate init(store: PolicyStore, generation: UInt64) throws {
     self.store = store
@@ -179,18 +180,35 @@ final class TentativeGeneration: Sendable {
 
   fileprivate func sync() throws { try texts.sync() }
 
-  /// Completes the generation with `record`, whose sources are those given to `begin`: puts
-  /// the texts in place, then writes the record; then drops the oldest beyond `keep`.
-  func finish(_ record: StoredGeneration) throws {
-    precondition(record.generation == generation, "finishing another generation")
-    // The record's directory sync makes this rename durable too.
-    try texts.commit(syncingDirectory: false)
-    try store.write(WireJSON.encode(RecordFile(record)), to: store.path(generation))
+  /// Writes and syncs `record`, whose sources are those given to `begin`, beside the texts.
+  func prepare(_ record: StoredGeneration) throws {
+    precondition(record.generation == generation, "preparing another generation")
+    let file = try DurableFile(path: store.path(generation))
+    self.record.withLock { $0 = file }
+    try WireJSON.encode(RecordFile(record)).withUnsafeBytes { try file.append($0) }
+    try file.sync()
+  }
+
+  /// Puts the prepared generation in place: the texts, then the record (a record is never
+  /// without its texts). A crash keeps it; a power loss may lose it until `persist()`.
+  func commit() throws {
+    guard let record = record.value else { preconditionFailure("committing before prepare") }
+    try texts.rename()
+    try record.rename()
+  }
+
+  /// Makes the commit durable (syncs the directory), then drops the oldest generations beyond
+  /// the store's `keep`.
+  func persist() throws {
+    try texts.syncDirectory()
     try store.prune()
   }
 
-  /// Removes the tentative file (nothing when it was finished).
-  func discard() { texts.discard() }
+  /// Removes the files written aside (nothing once committed).
+  func discard() {
+    texts.discard()
+    record.value?.discard()
+  }
 }
 
 /// A file written aside (`<path>.tmp`), synced and renamed to `path`, so a crash leaves the old
@@ -225,16 +243,25 @@ private final class DurableFile: Sendable {
     guard fsync(fd) == 0 else { throw Self.failure("fsync", temporary) }
   }
 
-  /// Syncs the file, renames it to `path` and, unless told not to, syncs the directory.
-  func commit(syncingDirectory: Bool = true) throws {
+  /// Syncs the file, renames it to `path` and syncs the directory.
+  func commit() throws {
     try sync()
-    guard rename(temporary, path) == 0 else { throw Self.failure("rename", path) }
-    guard syncingDirectory else { return }
-    let parent = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
-    if parent >= 0 {
-      fsync(parent)
-      close(parent)
-    }
+    try rename()
+    try syncDirectory()
+  }
+
+  /// Renames the synced file to `path`.
+  func rename() throws {
+    guard Glibc.rename(temporary, path) == 0 else { throw Self.failure("rename", path) }
+  }
+
+  /// Syncs the directory, making a rename durable.
+  func syncDirectory() throws {
+    let directory = (path as NSString).deletingLastPathComponent
+    let parent = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard parent >= 0 else { throw Self.failure("open", directory) }
+    defer { close(parent) }
+    guard fsync(parent) == 0 else { throw Self.failure("fsync", directory) }
   }
 
   /// Removes the file written aside, if it was not committed.

@@ -87,7 +87,10 @@ import Testing
   }
 
   private func save(_ record: StoredGeneration, in store: PolicyStore) throws {
-    try store.begin(record.generation, sources: record.sources).finish(record)
+    let tentative = try store.begin(record.generation, sources: record.sources)
+    try tentative.prepare(record)
+    try tentative.commit()
+    try tentative.persist()
   }
 
   @Test func savesLoadsAndKeepsTheNewest() throws {
@@ -107,13 +110,14 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: "\(directory)/current.tmp"))
   }
 
-  /// A rejected request's generation: its sources were written, then discarded.
+  /// A rejected request's generation: its sources and record were written, then discarded.
   @Test func discardedGenerationLeavesNothing() throws {
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let store = PolicyStore(directory: directory)
     try save(record(1), in: store)
     let tentative = try store.begin(2, sources: record(2).sources)
+    try tentative.prepare(record(2))
     #expect(try store.generations() == [1])
     tentative.discard()
     #expect(try store.generations() == [1])
