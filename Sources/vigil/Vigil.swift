@@ -11,4 +11,16 @@ struct Vigil: ParsableCommand {
       GoroutinesCommand.self, LeaksCommand.self,
     ]
   )
+
+  /// Runs `policy apply` with plain arguments directly, everything else through ArgumentParser.
+  static func main() {
+    guard let apply = PlainApply(CommandLine.arguments.dropFirst()) else {
+      return main(nil)
+    }
+    do {
+      try apply.run()
+    } catch {
+      PolicyApplyCommand.exit(withError: error)
+    }
+  }
 }

@@ -111,6 +111,17 @@ extension ControlSocketTests {
           return .stream(status: 200, contentType: MediaType.ndjson) { writer in
             for line in lines where !writer.write(line) { return }
           }
+        case ("POST", APIPath.policy):
+          // The generation says how many bytes of YAML came, the change which file.
+          let file = String(decoding: request.body, as: UTF8.self).contains("name: web")
+          return .full(
+            status: 200, contentType: MediaType.json,
+            body: try! WireJSON.encode(
+              PolicyApplyResponse(
+                generation: UInt64(request.body.count), previousGeneration: nil,
+                changes: [file ? "added \"web\"" : "no file"],
+                timing: PolicyTiming(
+                  compileMs: 1, attachMs: 0, slotMs: 0, fillMs: 0, flipUs: 1, totalMs: 2))))
         case ("POST", APIPath.targets):
           let pid = (try? WireJSON.decode(TargetRequest.self, from: request.body))?.pid ?? 0
           return .full(
@@ -170,6 +181,47 @@ extension ControlSocketTests {
       let outcome = try VigilCLI.run(["events", "--pid", "9", "--socket", daemon.path])
       #expect(outcome.status == 0, "\(outcome.errorOutput)")
       #expect(outcome.output == "no events\n")
+    }
+
+    /// `policy apply` with plain options is read without ArgumentParser; every spelling of
+    /// them, and what ArgumentParser reads instead, posts the file and prints the answer.
+    @Test func policyApplyReadsEverySpellingOfItsOptions() throws {
+      let daemon = try Self.fakeDaemon()
+      defer { daemon.stop() }
+      let file = daemon.directory + "/web.yaml"
+      try "metadata: {name: web}\n".write(toFile: file, atomically: true, encoding: .utf8)
+      let socket = daemon.path
+      let spellings: [(arguments: [String], environment: [String: String], json: Bool)] = [
+        (["-f", file, "--socket", socket], [:], false),
+        (["--socket", socket, "--file", file], [:], false),
+        (["--file=\(file)", "--json", "--socket=\(socket)"], [:], true),
+        (["-f", file], ["VIGIL_SOCKET": socket], false),
+        // Read by ArgumentParser: a repeated flag, an option before the subcommand's.
+        (["-f", file, "--json", "--json", "--socket", socket], [:], true),
+        (["--socket", socket, "-f", file, "--socket", socket], [:], false),
+      ]
+      for spelling in spellings {
+        let outcome = try VigilCLI.run(
+          ["policy", "apply"] + spelling.arguments, environment: spelling.environment)
+        #expect(outcome.status == 0, "\(spelling.arguments): \(outcome.errorOutput)")
+        if spelling.json {
+          let answer = try WireJSON.decode(
+            PolicyApplyResponse.self, from: Array(outcome.output.utf8))
+          #expect(answer.changes == ["added \"web\""], "\(spelling.arguments)")
+        } else {
+          #expect(outcome.output.contains("enforced\n  added \"web\"\n"), "\(spelling.arguments)")
+        }
+      }
+      // What the plain reading leaves to ArgumentParser fails as before.
+      let missing = try VigilCLI.run(["policy", "apply", "--socket", socket])
+      #expect(missing.status != 0)
+      #expect(missing.errorOutput.contains("Missing expected argument '--file <file|dir>'"))
+      let dashed = try VigilCLI.run(["policy", "apply", "-f", "--json", "--socket", socket])
+      #expect(dashed.status != 0)
+      #expect(dashed.errorOutput.contains("Missing value for '-f <file|dir>'"))
+      let absent = try VigilCLI.run(["policy", "apply", "-f", file + ".gone", "--socket", socket])
+      #expect(absent.status != 0)
+      #expect(absent.errorOutput == "Error: \(file).gone: cannot read: No such file or directory\n")
     }
 
     @Test func daemonErrorsArePrinted() throws {
