@@ -1,4 +1,5 @@
 import CVigilABI
+import Dispatch
 
 /// One rule of an endpoint direction, as the block walk sees it.
 struct CompiledRule {
@@ -87,66 +88,138 @@ enum BlockWalk {
   /// ranges first, then allow ranges, each in rule order, leaving out ranges an earlier one
   /// covers (they could never be the verdict). Returns the first block whose ranges do not fit a
   /// value, if any.
+  ///
+  /// With at least `splitEvents` blocks' events, runs of top-level blocks are walked by two
+  /// threads, cut where no earlier block holds the next (`parts` forces a number of parts).
   static func append(
     _ rules: [CompiledRule], endpointIndex: UInt32,
-    to blocks: inout [AddressBlock], values: inout [vigil_policy_value]
+    to blocks: inout [AddressBlock], values: inout [vigil_policy_value], parts: Int? = nil
   ) -> Overflow? {
-    let table = RuleTable(rules)
-    var peerRule: [Int] = []
-    var peerFamily: [Int] = []
-    var events: [Event] = []
-    events.reserveCapacity(rules.reduce(1) { $0 + $1.blockCount })
-    for (index, rule) in rules.enumerated() {
-      let peers =
-        rule.peers.isEmpty ? [IPBlock(cidr: .anyIPv4), IPBlock(cidr: .anyIPv6)] : rule.peers
-      for peer in peers {
-        events.append(Event(prefix: peer.cidr, stops: false, peer: peerRule.count))
-        for except in peer.except {
-          events.append(Event(prefix: except, stops: true, peer: peerRule.count))
-        }
-        peerRule.append(index)
-        peerFamily.append(family(peer.cidr))
-      }
+    let walk = Walk(rules, endpointIndex: endpointIndex)
+    let runs = walk.runs(parts ?? (walk.eventCount >= splitEvents ? 2 : 1))
+    guard runs.count > 1 else {
+      return walk.run(runs[0], blocks: &blocks, values: &values)
     }
-    if events.contains(where: { !$0.prefix.isIPv4 && $0.prefix.nests(.anyIPv4) }) {
-      events.append(Event(prefix: .anyIPv4, stops: false, peer: -1))
+    let results = PartResults(count: runs.count)
+    DispatchQueue.concurrentPerform(iterations: runs.count) { part in
+      var (partBlocks, partValues): ([AddressBlock], [vigil_policy_value]) = ([], [])
+      let overflow = walk.run(runs[part], blocks: &partBlocks, values: &partValues)
+      results.set(part, (partBlocks, partValues, overflow))
     }
-    events.sort(by: Event.before)
-    values.reserveCapacity(values.count + events.count)
-
-    var state = CoverState(rules: rules.count, peers: peerRule.count)
-    var stack: [(prefix: IPPrefix, undoMark: Int)] = []
-    var ranges: [vigil_port_range] = []
-    var next = 0
-    while next < events.count {
-      let prefix = events[next].prefix
-      while let top = stack.last, !top.prefix.nests(prefix) {
-        state.undo(to: top.undoMark, peerRule: peerRule, peerFamily: peerFamily)
-        stack.removeLast()
+    for part in runs.indices {
+      let (partBlocks, partValues, overflow) = results.get(part)
+      if let overflow { return overflow }
+      let base = UInt32(values.count)
+      blocks += partBlocks.lazy.map { block in
+        var block = block
+        if block.value != VIGIL_POLICY_NO_VALUE { block.value += base }
+        return block
       }
-      stack.append((prefix, state.undoCount))
-      while next < events.count, events[next].prefix == prefix {
-        let peer = events[next].peer
-        if peer >= 0 {
-          state.set(
-            peer, active: !events[next].stops, rule: peerRule[peer], family: peerFamily[peer])
-        }
-        next += 1
-      }
-      let covering = state.active(family(prefix))
-      collect(covering, of: table, into: &ranges)
-      guard ranges.count <= Int(VIGIL_POLICY_MAX_RANGES) else {
-        return Overflow(
-          block: prefix, ranges: ranges.count, counters: covering.map { rules[$0].counter })
-      }
-      var value = VIGIL_POLICY_NO_VALUE
-      if !ranges.isEmpty {
-        value = UInt32(values.count)
-        values.append(vigil_policy_value(ranges: ranges))
-      }
-      blocks.append(AddressBlock(endpointIndex: endpointIndex, prefix: prefix, value: value))
+      values += partValues
     }
     return nil
+  }
+
+  /// Events at which the walk is split between two threads.
+  static let splitEvents = 8_192
+
+  /// One endpoint direction's rules as the walk reads them, and their events in trie order.
+  struct Walk: Sendable {
+    private let rules: [CompiledRule]
+    private let endpointIndex: UInt32
+    private let table: RuleTable
+    private var peerRule: [Int] = []
+    private var peerFamily: [Int] = []
+    private var events: [Event] = []
+
+    var eventCount: Int { events.count }
+
+    init(_ rules: [CompiledRule], endpointIndex: UInt32) {
+      self.rules = rules
+      self.endpointIndex = endpointIndex
+      table = RuleTable(rules)
+      events.reserveCapacity(rules.reduce(1) { $0 + $1.blockCount })
+      for (index, rule) in rules.enumerated() {
+        let peers =
+          rule.peers.isEmpty ? [IPBlock(cidr: .anyIPv4), IPBlock(cidr: .anyIPv6)] : rule.peers
+        for peer in peers {
+          events.append(Event(prefix: peer.cidr, stops: false, peer: peerRule.count))
+          for except in peer.except {
+            events.append(Event(prefix: except, stops: true, peer: peerRule.count))
+          }
+          peerRule.append(index)
+          peerFamily.append(family(peer.cidr))
+        }
+      }
+      if events.contains(where: { !$0.prefix.isIPv4 && $0.prefix.nests(.anyIPv4) }) {
+        events.append(Event(prefix: .anyIPv4, stops: false, peer: -1))
+      }
+      events.sort(by: Event.before)
+    }
+
+    /// The events cut into at most `parts` runs of about equal length, each cut before an event
+    /// that no earlier event's block holds (where the walk has no block open).
+    func runs(_ parts: Int) -> [Range<Int>] {
+      var cuts = [0]
+      var index = 0
+      var lastAddress: IPAddress?
+      for part in 1..<max(parts, 1) {
+        let target = events.count * part / parts
+        while index < events.count {
+          let prefix = events[index].prefix
+          if index >= max(target, cuts.last! + 1), let last = lastAddress, last < prefix.address {
+            cuts.append(index)
+            break
+          }
+          lastAddress = max(lastAddress ?? prefix.lastAddress, prefix.lastAddress)
+          index += 1
+        }
+      }
+      cuts.append(events.count)
+      return zip(cuts, cuts.dropFirst()).map { $0..<$1 }
+    }
+
+    /// Walks the events of `run` (starting with no block open), appending to `blocks` and
+    /// `values`.
+    func run(
+      _ run: Range<Int>, blocks: inout [AddressBlock], values: inout [vigil_policy_value]
+    ) -> Overflow? {
+      values.reserveCapacity(values.count + run.count)
+      blocks.reserveCapacity(blocks.count + run.count)
+      var state = CoverState(rules: rules.count, peers: peerRule.count)
+      var stack: [(prefix: IPPrefix, undoMark: Int)] = []
+      var ranges: [vigil_port_range] = []
+      var next = run.lowerBound
+      while next < run.upperBound {
+        let prefix = events[next].prefix
+        while let top = stack.last, !top.prefix.nests(prefix) {
+          state.undo(to: top.undoMark, peerRule: peerRule, peerFamily: peerFamily)
+          stack.removeLast()
+        }
+        stack.append((prefix, state.undoCount))
+        while next < run.upperBound, events[next].prefix == prefix {
+          let peer = events[next].peer
+          if peer >= 0 {
+            state.set(
+              peer, active: !events[next].stops, rule: peerRule[peer], family: peerFamily[peer])
+          }
+          next += 1
+        }
+        let covering = state.active(family(prefix))
+        collect(covering, of: table, into: &ranges)
+        guard ranges.count <= Int(VIGIL_POLICY_MAX_RANGES) else {
+          return Overflow(
+            block: prefix, ranges: ranges.count, counters: covering.map { rules[$0].counter })
+        }
+        var value = VIGIL_POLICY_NO_VALUE
+        if !ranges.isEmpty {
+          value = UInt32(values.count)
+          values.append(vigil_policy_value(ranges: ranges))
+        }
+        blocks.append(AddressBlock(endpointIndex: endpointIndex, prefix: prefix, value: value))
+      }
+      return nil
+    }
   }
 
   private static func family(_ prefix: IPPrefix) -> Int { prefix.isIPv4 ? 0 : 1 }
@@ -245,4 +318,22 @@ extension Array where Element == Int {
     }
     return low
   }
+}
+
+/// What each part of a split walk appended, set by the thread walking it.
+private final class PartResults: @unchecked Sendable {
+  typealias Result = (
+    blocks: [AddressBlock], values: [vigil_policy_value], overflow: BlockWalk.Overflow?
+  )
+  private var results: [Result?]
+
+  init(count: Int) { results = Array(repeating: nil, count: count) }
+
+  /// Sets part `part`'s result; parts are set by different threads, each once.
+  func set(_ part: Int, _ result: Result) {
+    results.withUnsafeMutableBufferPointer { $0[part] = result }
+  }
+
+  /// Part `part`'s result, once every part is set.
+  func get(_ part: Int) -> Result { results[part]! }
 }
