@@ -67,6 +67,22 @@ static __always_inline void vigil_map_ipv4(__u8 *out, const __u8 *ipv4)
 	__builtin_memcpy(out + 12, ipv4, 4);
 }
 
+/* Copies `len` (a constant) bytes at `offset` of the packet: straight from its linear
+ * data when they are there, with no helper call, else with bpf_skb_load_bytes. */
+static __always_inline int vigil_load(struct __sk_buff *skb, __u32 offset, void *to, const __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	if (offset < 512) { /* bounds the packet pointer's offset for the verifier */
+		void *from = data + offset;
+		if (from + len <= data_end) {
+			__builtin_memcpy(to, from, len);
+			return 0;
+		}
+	}
+	return bpf_skb_load_bytes(skb, offset, to, len);
+}
+
 /* Ports (or the ICMP echo id) of the transport header at `offset`. */
 static __always_inline void vigil_parse_ports(struct __sk_buff *skb, __u32 offset, struct vigil_packet *pkt)
 {
@@ -77,7 +93,7 @@ static __always_inline void vigil_parse_ports(struct __sk_buff *skb, __u32 offse
 	case VIGIL_PROTO_TCP:
 	case VIGIL_PROTO_UDP:
 	case VIGIL_PROTO_SCTP:
-		if (bpf_skb_load_bytes(skb, offset, bytes, 4) == 0) {
+		if (vigil_load(skb, offset, bytes, 4) == 0) {
 			pkt->sport = (__u16)bytes[0] << 8 | bytes[1];
 			pkt->dport = (__u16)bytes[2] << 8 | bytes[3];
 		}
@@ -85,7 +101,7 @@ static __always_inline void vigil_parse_ports(struct __sk_buff *skb, __u32 offse
 	case VIGIL_PROTO_ICMP:
 	case VIGIL_PROTO_ICMPV6:
 		/* Echo request and reply share the id, so replies find their request. */
-		if (bpf_skb_load_bytes(skb, offset, bytes, 8) == 0) {
+		if (vigil_load(skb, offset, bytes, 8) == 0) {
 			__u8 type = bytes[0];
 			if (type == 8 || type == 0 || type == 128 || type == 129) {
 				pkt->sport = (__u16)bytes[4] << 8 | bytes[5];
@@ -101,7 +117,7 @@ static __always_inline int vigil_parse(struct __sk_buff *skb, __u32 offset, stru
 {
 	if (skb->protocol == bpf_htons(VIGIL_ETH_P_IP)) {
 		struct vigil_ipv4_header ip = {};
-		if (bpf_skb_load_bytes(skb, offset, &ip, sizeof(ip)) != 0)
+		if (vigil_load(skb, offset, &ip, sizeof(ip)) != 0)
 			return -1;
 		vigil_map_ipv4(pkt->src, ip.saddr);
 		vigil_map_ipv4(pkt->dst, ip.daddr);
@@ -116,7 +132,7 @@ static __always_inline int vigil_parse(struct __sk_buff *skb, __u32 offset, stru
 	}
 	if (skb->protocol == bpf_htons(VIGIL_ETH_P_IPV6)) {
 		struct vigil_ipv6_header ip = {};
-		if (bpf_skb_load_bytes(skb, offset, &ip, sizeof(ip)) != 0)
+		if (vigil_load(skb, offset, &ip, sizeof(ip)) != 0)
 			return -1;
 		__builtin_memcpy(pkt->src, ip.saddr, 16);
 		__builtin_memcpy(pkt->dst, ip.daddr, 16);
@@ -126,7 +142,7 @@ static __always_inline int vigil_parse(struct __sk_buff *skb, __u32 offset, stru
 			__u8 ext[8] = {};
 			if (next != 0 && next != 43 && next != 60 && next != 44)
 				break;
-			if (bpf_skb_load_bytes(skb, at, ext, sizeof(ext)) != 0)
+			if (vigil_load(skb, at, ext, sizeof(ext)) != 0)
 				return -1;
 			if (next == 44) { /* fragment header: later fragments have no ports */
 				__u16 fragment_offset = ((__u16)ext[2] << 8 | ext[3]) >> 3;
