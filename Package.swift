@@ -104,7 +104,8 @@ let package = Package(
     .executableTarget(name: "vigil-go-bench", dependencies: ["GoProcess", "GoroutineModel"]),
     // Policy path benchmark: compile, fill, flip and per-packet cost.
     .executableTarget(
-      name: "vigil-policy-bench", dependencies: ["Policy", "PolicyDatapath", "BPFCore"]),
+      name: "vigil-policy-bench",
+      dependencies: ["Policy", "PolicyDatapath", "BPFCore", "VigilBPFTestObjects"]),
 
     .testTarget(
       name: "VigilUnitTests",

@@ -16,3 +16,8 @@ extension TestBPFObjects {
   /// (vigil-bench's synthetic producer).
   public static var ringProducer: [UInt8] { [UInt8](Data(base64Encoded: ring_producerBase64)!) }
 }
+
+extension TestBPFObjects {
+  /// `bpf/tests/tcx_pass.bpf.c`: an empty tcx program (vigil-policy-bench's baseline).
+  public static var tcxPass: [UInt8] { [UInt8](Data(base64Encoded: tcx_passBase64)!) }
+}
