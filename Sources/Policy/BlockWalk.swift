@@ -100,7 +100,11 @@ enum BlockWalk {
     guard runs.count > 1 else {
       return walk.run(runs[0], blocks: &blocks, values: &values)
     }
-    let results = PartResults(count: runs.count)
+    let results = PartResults<
+      (
+        blocks: [AddressBlock], values: [vigil_policy_value], overflow: Overflow?
+      )
+    >(count: runs.count)
     DispatchQueue.concurrentPerform(iterations: runs.count) { part in
       var (partBlocks, partValues): ([AddressBlock], [vigil_policy_value]) = ([], [])
       let overflow = walk.run(runs[part], blocks: &partBlocks, values: &partValues)
@@ -318,22 +322,4 @@ extension Array where Element == Int {
     }
     return low
   }
-}
-
-/// What each part of a split walk appended, set by the thread walking it.
-private final class PartResults: @unchecked Sendable {
-  typealias Result = (
-    blocks: [AddressBlock], values: [vigil_policy_value], overflow: BlockWalk.Overflow?
-  )
-  private var results: [Result?]
-
-  init(count: Int) { results = Array(repeating: nil, count: count) }
-
-  /// Sets part `part`'s result; parts are set by different threads, each once.
-  func set(_ part: Int, _ result: Result) {
-    results.withUnsafeMutableBufferPointer { $0[part] = result }
-  }
-
-  /// Part `part`'s result, once every part is set.
-  func get(_ part: Int) -> Result { results[part]! }
 }

@@ -176,7 +176,7 @@ extension IPBlock {
 extension IPPrefix {
   /// Reads a CIDR block.
   init(reading node: PolicyNode) throws(PolicyError) {
-    if let prefix = node.converted { IPPrefix.plainIPv4(utf8: $0) } {
+    if let prefix = node.converted(IPPrefix.plainIPv4(utf8:)) {
       self = prefix
       return
     }

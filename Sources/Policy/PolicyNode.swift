@@ -84,7 +84,7 @@ struct PolicyNode {
     let items = Array(tree.children(index))
     let parts = min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), items.count / Self.concurrentItems)
     guard parts > 1 else { return try self.items(read) }
-    let results = PartResults<T>(count: parts)
+    let results = PartResults<Result<[T], PolicyError>>(count: parts)
     let tree = tree
     DispatchQueue.concurrentPerform(iterations: parts) { part in
       let range = items.count * part / parts..<items.count * (part + 1) / parts
@@ -224,19 +224,4 @@ extension PolicyError {
       field.isEmpty ? step : field.first == "[" ? step + field : "\(step).\(field)"
     return error
   }
-}
-
-/// One result per part of `PolicyNode.itemsConcurrently`, each set by the thread reading it.
-private final class PartResults<T: Sendable>: @unchecked Sendable {
-  private var results: [Result<[T], PolicyError>?]
-
-  init(count: Int) { results = Array(repeating: nil, count: count) }
-
-  /// Sets part `part`'s result; parts are set by different threads, each once.
-  func set(_ part: Int, _ result: Result<[T], PolicyError>) {
-    results.withUnsafeMutableBufferPointer { $0[part] = result }
-  }
-
-  /// Part `part`'s result, once every part is set.
-  func get(_ part: Int) -> Result<[T], PolicyError> { results[part]! }
 }
