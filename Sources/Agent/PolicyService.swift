@@ -213,8 +213,8 @@ final class PolicyService: Sendable {
 
   /// Stores and enforces `sources` as generation `wanted` (default: the next one). The sources
   /// are written and synced while they are parsed, and the record while the policy compiles and
-  /// the maps fill; both are put in place just before the flip. A request that fails leaves
-  /// nothing stored.
+  /// the maps fill; both are put in place just before the flip. A request that fails before
+  /// the flip leaves nothing stored.
   private func enforce(
     _ sources: [PolicySource], origin: String, generation wanted: UInt64?, state: inout State
   ) throws(PolicyServiceError) -> PolicyApplyResponse {
