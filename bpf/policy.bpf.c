@@ -33,14 +33,18 @@ static __always_inline __u64 vigil_device_netns_cookie(struct __sk_buff *skb)
 
 static __always_inline int vigil_tc(struct __sk_buff *skb, __u32 direction)
 {
-	struct vigil_interface_key key = {
+	struct vigil_interface_key place = {
 		.netns_cookie = vigil_device_netns_cookie(skb),
 		.ifindex = skb->ifindex,
 	};
-	__u32 *endpoint = bpf_map_lookup_elem(&vigil_pol_ifaces, &key);
-	if (!endpoint)
-		return TCX_NEXT;
-	return vigil_classify(skb, *endpoint, direction, ETH_HEADER_LENGTH) ? TCX_NEXT : TC_ACT_SHOT;
+	return vigil_classify(skb, &place, false, direction, ETH_HEADER_LENGTH) ? TCX_NEXT : TC_ACT_SHOT;
+}
+
+/* The place of a cgroup_skb packet: its socket's cgroup (ifindex 0, which no device has). */
+static __always_inline int vigil_cg(struct __sk_buff *skb, __u32 direction)
+{
+	struct vigil_interface_key place = {.netns_cookie = bpf_skb_cgroup_id(skb)};
+	return vigil_classify(skb, &place, true, direction, 0);
 }
 
 SEC("tc")
@@ -58,13 +62,11 @@ int vigil_tc_egress(struct __sk_buff *skb)
 SEC("cgroup_skb/ingress")
 int vigil_cg_ingress(struct __sk_buff *skb)
 {
-	__u32 *endpoint = vigil_cgroup_endpoint(skb);
-	return endpoint ? vigil_classify(skb, *endpoint, VIGIL_DIR_INGRESS, 0) : 1;
+	return vigil_cg(skb, VIGIL_DIR_INGRESS);
 }
 
 SEC("cgroup_skb/egress")
 int vigil_cg_egress(struct __sk_buff *skb)
 {
-	__u32 *endpoint = vigil_cgroup_endpoint(skb);
-	return endpoint ? vigil_classify(skb, *endpoint, VIGIL_DIR_EGRESS, 0) : 1;
+	return vigil_cg(skb, VIGIL_DIR_EGRESS);
 }

@@ -1,5 +1,6 @@
 import BPFCore
 import Foundation
+import Synchronization
 
 /// Two network namespaces made for the benchmark, joined by a veth pair with both ends inside
 /// them: client 172.31.250.1 (`vbc0`), server 172.31.250.2 (`vbs0`). Nothing touches the root
@@ -36,47 +37,64 @@ final class BenchNetwork: @unchecked Sendable {
     for namespace in [client, server] { _ = try? run("/usr/sbin/ip", "netns", "del", namespace) }
   }
 
-  /// Received UDP packets per second from client to server port 9, over `seconds` of one
-  /// sender blasting 64-byte payloads (bounded by time).
-  func udpRate(seconds: Double) throws -> Double {
+  /// A window's packet rate over the veth.
+  struct Rate {
+    /// Packets the receiver got, per second.
+    var packetsPerSecond: Double
+    /// Packets sent that the receiver never got (its socket overflowed).
+    var lost: Int
+  }
+
+  /// The UDP packet rate from client to server port 9 over `seconds` of one sender blasting
+  /// 64-byte payloads (bounded by time).
+  ///
+  /// The sender runs on CPU 0, where the veth also delivers each packet (through the server's
+  /// tcx ingress) in the sender's own softirq: that CPU is busy throughout, so the rate is one
+  /// over the path's cost per packet. The receiver polls its socket on CPU 1 without sleeping,
+  /// so no packet costs the sender a wake-up of another CPU, and the scheduler moves neither.
+  func udpRate(seconds: Double) throws -> Rate {
     let receiver = try socket(in: server, type: SOCK_DGRAM)
     let sender = try socket(in: client, type: SOCK_DGRAM)
     defer {
       close(receiver)
       close(sender)
     }
-    var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-    setsockopt(receiver, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var buffer: Int32 = 8 << 20
-    setsockopt(receiver, SOL_SOCKET, SO_RCVBUF, &buffer, 4)
+    setsockopt(receiver, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, 4)
     guard withAddress("0.0.0.0", 9, { bind(receiver, $0, $1) }) == 0,
       withAddress(serverAddress, 9, { connect(sender, $0, $1) }) == 0
     else { throw BenchError("udp sockets: \(String(cString: strerror(errno)))") }
 
-    let counter = Counter()
+    let received = ReceivedCount()
     let done = DispatchSemaphore(value: 0)
     Thread.detachNewThread {
+      CPUAffinity.pin(to: 1)
       var payload = [UInt8](repeating: 0, count: 64)
-      while !counter.stopped {
-        if recv(receiver, &payload, payload.count, 0) > 0 { counter.add() }
+      while !received.isStopped {
+        if recv(receiver, &payload, payload.count, Int32(MSG_DONTWAIT)) > 0 { received.add() }
       }
       done.signal()
     }
-    // Warm up (neighbour resolution), then count from zero.
+    let affinity = CPUAffinity.pin(to: 0)
+    defer { CPUAffinity.restore(affinity) }
+    // Warm up (neighbour resolution), then count from here.
     var payload = [UInt8](repeating: 1, count: 64)
     for _ in 0..<100 { _ = send(sender, &payload, payload.count, 0) }
     usleep(100_000)
-    counter.reset()
+    let before = received.value
+    var sent = 0
     let start = Date()
     while Date().timeIntervalSince(start) < seconds {
-      for _ in 0..<256 { _ = send(sender, &payload, payload.count, 0) }
+      for _ in 0..<256 {
+        if send(sender, &payload, payload.count, 0) > 0 { sent += 1 }
+      }
     }
     let elapsed = Date().timeIntervalSince(start)
     usleep(50_000)
-    let received = counter.value
-    counter.stop()
+    let count = received.value - before
+    received.stop()
     done.wait()
-    return Double(received) / elapsed
+    return Rate(packetsPerSecond: Double(count) / elapsed, lost: max(0, sent - count))
   }
 
   private func socket(in namespace: String, type: __socket_type) throws -> Int32 {
@@ -102,16 +120,49 @@ final class BenchNetwork: @unchecked Sendable {
   }
 }
 
-/// A packet count shared by the receiver thread and the benchmark.
-private final class Counter: @unchecked Sendable {
-  private let lock = NSLock()
-  private var count = 0
-  private var isStopped = false
-  func add() { lock.withLock { count += 1 } }
-  func reset() { lock.withLock { count = 0 } }
-  func stop() { lock.withLock { isStopped = true } }
-  var value: Int { lock.withLock { count } }
-  var stopped: Bool { lock.withLock { isStopped } }
+/// The receiver's packet count, read by the benchmark while the receiver adds to it.
+private final class ReceivedCount: Sendable {
+  private let count = Atomic<Int>(0)
+  private let stopped = Atomic<Bool>(false)
+  func add() { count.add(1, ordering: .relaxed) }
+  func stop() { stopped.store(true, ordering: .relaxed) }
+  var value: Int { count.load(ordering: .relaxed) }
+  var isStopped: Bool { stopped.load(ordering: .relaxed) }
+}
+
+/// The calling thread's CPUs, through glibc's `sched_getaffinity` and `sched_setaffinity`, which
+/// its headers declare only under `_GNU_SOURCE` (so Swift does not import them).
+enum CPUAffinity {
+  /// A CPU set as glibc's `cpu_set_t` holds it: 1024 bits.
+  typealias Mask = [UInt64]
+  private typealias Call = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+  private static func function(_ name: String) -> Call? {
+    dlsym(UnsafeMutableRawPointer(bitPattern: 0), name).map { unsafeBitCast($0, to: Call.self) }
+  }
+  private static let getAffinity = function("sched_getaffinity")
+  private static let setAffinity = function("sched_setaffinity")
+
+  /// Runs the calling thread on `cpu` only (when the machine has it); returns the CPUs it had.
+  @discardableResult
+  static func pin(to cpu: Int) -> Mask? {
+    var previous = Mask(repeating: 0, count: 16)
+    guard cpu < ProcessInfo.processInfo.activeProcessorCount,
+      call(getAffinity, &previous) == 0
+    else { return nil }
+    var mask = Mask(repeating: 0, count: 16)
+    mask[cpu / 64] = 1 << UInt64(cpu % 64)
+    return call(setAffinity, &mask) == 0 ? previous : nil
+  }
+
+  /// Gives the calling thread back the CPUs `pin` returned.
+  static func restore(_ mask: Mask?) {
+    guard var mask else { return }
+    _ = call(setAffinity, &mask)
+  }
+
+  private static func call(_ function: Call?, _ mask: inout Mask) -> Int32 {
+    mask.withUnsafeMutableBytes { function?(0, $0.count, $0.baseAddress!) ?? -1 }
+  }
 }
 
 struct BenchError: Error, CustomStringConvertible {

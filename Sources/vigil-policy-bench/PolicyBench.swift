@@ -112,20 +112,25 @@ struct PolicyBench {
     )
   }
 
-  /// (e) Packet rate over the veth, interleaved rounds.
+  /// (e) Packet rate over the veth: each configuration against a window with no program right
+  /// beside it.
+  ///
+  /// The machine's speed shifts by 10–15% from one second to the next, so every window of a
+  /// configuration is paired with a no-program window measured just before it (just after it in
+  /// odd rounds), and its ratio is the median of those pairs' ratios, with a 95% confidence
+  /// interval of that median.
   static func vethRates(
     network: BenchNetwork, datapath: PolicyDatapath, endpoint: EndpointRef,
     compiled: [Int: CompiledPolicy]
   ) throws {
-    let rounds = 9
+    let rounds = 15
+    let seconds = 1.0
     print(
-      "## (e) veth packet rate (64-byte UDP, one sender, 3 s per run, \(rounds) interleaved rounds, each in a rotated order)\n"
+      "## (e) veth packet rate (64-byte UDP, one sender on CPU 0, \(rounds) rounds, \(Int(seconds)) s windows, each beside a no-program window of its own)\n"
     )
     let location = EndpointLocation.interface(
       name: network.serverInterface, netns: network.serverNamespacePath)
-    var configurations: [(String, setUp: () throws -> Void, tearDown: () throws -> Void)] = [
-      ("no program", {}, {})
-    ]
+    var configurations: [(String, setUp: () throws -> Void, tearDown: () throws -> Void)] = []
     // An empty tcx program: what any program there costs, apart from the classifier's work.
     let empty = try BPFObject(bytes: TestBPFObjects.tcxPass, name: "tcx_pass.bpf.o")
     try empty.load()
@@ -181,34 +186,61 @@ struct PolicyBench {
         ))
     }
     var rates: [String: [Double]] = [:]
+    var ratios: [String: [Double]] = [:]
+    var lost = 0
+    // A window after a pause that lets work the previous set-up left behind (freed maps, RCU
+    // callbacks) finish, for every window alike.
+    func window() throws -> Double {
+      usleep(300_000)
+      let rate = try network.udpRate(seconds: seconds)
+      lost += rate.lost
+      return rate.packetsPerSecond
+    }
     for round in 0..<rounds {
       // Rotated, so no configuration always follows the same one.
-      let count = configurations.count
-      for index in 0..<count {
-        let (name, setUp, tearDown) = configurations[(index + round) % count]
+      for index in configurations.indices {
+        let (name, setUp, tearDown) = configurations[(index + round) % configurations.count]
+        let baselineFirst = round % 2 == 0
+        let before = baselineFirst ? try window() : nil
         try setUp()
-        // Lets work the set-up left behind (freed maps, RCU callbacks) finish first, for every
-        // configuration alike.
-        usleep(300_000)
-        rates[name, default: []].append(try network.udpRate(seconds: 3))
+        let rate = try window()
         try tearDown()
+        let baseline = try before ?? window()
+        rates["no program", default: []].append(baseline)
+        rates[name, default: []].append(rate)
+        ratios[name, default: []].append(rate / baseline)
       }
     }
-    // Each round measures every configuration back to back, so a round's ratios share the
-    // machine's speed of the moment: the column is the median of the rounds' ratios.
-    let baseline = rates["no program"]!
     print(
-      "| configuration | packets/s (median) | min – max | relative to no program (median of rounds) | rounds' ratios, min – max |"
+      "| configuration | packets/s (median) | p25 – p75 | relative to no program (median of pairs) | 95% interval of that median | pairs' ratios, min – max |"
     )
-    print("|---|---:|---:|---:|---:|")
-    for (name, _, _) in configurations {
-      let rate = percentileValue(rates[name]!, 50)
-      let ratios = zip(rates[name]!, baseline).map { $0 / $1 }
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in ["no program"] + configurations.map(\.0) {
+      let windows = rates[name]!
+      let ratio = ratios[name] ?? [1]
+      let (low, high) = medianInterval(ratio)
       print(
-        "| \(name) | \(Int(rate)) | \(Int(rates[name]!.min()!)) – \(Int(rates[name]!.max()!)) | \(format(percentileValue(ratios, 50))) | \(format(ratios.min()!)) – \(format(ratios.max()!)) |"
+        "| \(name) | \(Int(percentileValue(windows, 50))) | \(Int(percentileValue(windows, 25))) – \(Int(percentileValue(windows, 75))) | \(format(percentileValue(ratio, 50))) | \(format(low)) – \(format(high)) | \(format(ratio.min()!)) – \(format(ratio.max()!)) |"
       )
     }
-    print("")
+    print("\nPackets sent but not received, all windows: \(lost).\n")
+  }
+
+  /// A distribution-free confidence interval of at least 95% for the median of `values`: the
+  /// order statistics x(k) and x(n+1-k), with the largest k for which P(Binomial(n, ½) < k) ≤
+  /// 2.5%. Below 6 values no such k exists: the interval is then the extremes.
+  static func medianInterval(_ values: [Double]) -> (Double, Double) {
+    let sorted = values.sorted()
+    let n = sorted.count
+    var k = 0
+    var below = 0.0  // P(X < k)
+    var exactly = pow(0.5, Double(n))  // P(X = k)
+    while k < n && below + exactly <= 0.025 {
+      below += exactly
+      exactly *= Double(n - k) / Double(k + 1)
+      k += 1
+    }
+    return k == 0 ? (sorted.first!, sorted.last!) : (sorted[k - 1], sorted[n - k])
   }
 
   /// (c) `vigil policy apply -f` of 10k rules through a running vigild, to enforced.

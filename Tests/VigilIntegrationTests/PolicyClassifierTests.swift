@@ -57,12 +57,14 @@ final class PolicyClassifierTests: XCTestCase {
       counterCount: compiled.counters.count)
   }
 
-  /// Runs one packet through the ingress or egress program; true when it passes.
-  private func passes(_ datapath: PolicyDatapath, _ direction: PolicyDirection, _ packet: [UInt8])
-    throws -> Bool
-  {
+  /// Runs one packet (`repetitions` times, on one CPU) through the ingress or egress program;
+  /// true when it passes (the last time).
+  private func passes(
+    _ datapath: PolicyDatapath, _ direction: PolicyDirection, _ packet: [UInt8],
+    repetitions: Int = 1
+  ) throws -> Bool {
     let name = direction == .ingress ? "vigil_tc_ingress" : "vigil_tc_egress"
-    let result = try datapath.program(name).testRun(packet: packet)
+    let result = try datapath.program(name).testRun(packet: packet, repetitions: repetitions)
     XCTAssertTrue(
       [UInt32(bitPattern: -1), 2].contains(result.returnValue), "verdict \(result.returnValue)")
     return result.returnValue == UInt32(bitPattern: -1)
@@ -137,6 +139,43 @@ final class PolicyClassifierTests: XCTestCase {
     XCTAssertFalse(
       try passes(datapath, .ingress, answer), "a flow the new generation denies is cut")
     XCTAssertFalse(try passes(datapath, .egress, query))
+  }
+
+  /// After its first packet, a flow's packets take the flow remembered on their CPU: every one
+  /// still counts, a flow that differs in any one field is classified on its own, and a new
+  /// generation evaluates the remembered flow again.
+  func testARememberedFlowCountsEveryPacketAndStandsForNoOther() throws {
+    let compiled = try compile(Self.policy)
+    let datapath = try makeDatapath()
+    try install(compiled, generation: 1, on: datapath)
+    func packet(_ source: String, protocol number: UInt8 = 6, port: UInt16 = 80) -> [UInt8] {
+      TestPacket.make(
+        source: IPAddress(source)!, destination: IPAddress("10.9.9.9")!, protocol: number,
+        sourcePort: 41000, destinationPort: port)
+    }
+    let allowed = packet("10.0.0.1")
+    XCTAssertTrue(try passes(datapath, .ingress, allowed, repetitions: 300))
+    // Each differs from the remembered flow in one field, and is denied.
+    let lookalikes = [
+      ("source address", packet("10.2.0.1")), ("protocol", packet("10.0.0.1", protocol: 17)),
+      ("destination port", packet("10.0.0.1", port: 81)),
+    ]
+    for (field, lookalike) in lookalikes {
+      XCTAssertTrue(try passes(datapath, .ingress, allowed))
+      XCTAssertFalse(try passes(datapath, .ingress, lookalike), "another \(field)")
+    }
+    let model = compiled.evaluate(
+      endpointID: 0, direction: .ingress, address: IPAddress("10.0.0.1")!, protocol: 6, port: 80)
+    let index = try XCTUnwrap(compiled.counters.firstIndex(of: try XCTUnwrap(model.counter)))
+    XCTAssertEqual(
+      try datapath.counterValues(count: compiled.counters.count)[index].packets,
+      300 + UInt64(lookalikes.count))
+
+    // A generation that no longer allows TCP port 80 from 10.0.0.0/8 cuts the flow.
+    let strict = Self.policy.replacingOccurrences(of: "{protocol: TCP, port: 80}, ", with: "")
+    XCTAssertNotEqual(strict, Self.policy)
+    try install(try compile(strict), generation: 2, on: datapath)
+    XCTAssertFalse(try passes(datapath, .ingress, allowed, repetitions: 100))
   }
 
   func testAuditModeCountsDeniesButDropsNothing() throws {

@@ -3,12 +3,14 @@
  * Logic of the policy classifier, as inline helpers the entry programs call.
  *
  * Per packet: read the active slot once (so a packet sees one whole
- * generation), find the endpoint, parse the packet, then either follow its
- * flow in connection tracking or evaluate the generation's rules for the
- * remote address (its interval of the address line) and destination port
- * (ranges in the interval's value). Denies
- * win; no match takes the endpoint direction's default. A flow allowed by an
- * older generation is evaluated again under the new one on its next packet.
+ * generation) and parse the packet. The flow this CPU last passed in this
+ * direction, if the packet is of it and the generation is the same, passes at
+ * once. Otherwise find the endpoint, then either follow the flow in connection
+ * tracking or evaluate the generation's rules for the remote address (its
+ * interval of the address line) and destination port (ranges in the interval's
+ * value). Denies win; no match takes the endpoint direction's default. A flow
+ * allowed by an older generation is evaluated again under the new one on its
+ * next packet.
  */
 #ifndef VIGIL_POLICY_H
 #define VIGIL_POLICY_H
@@ -22,6 +24,11 @@
 #define VIGIL_PROTO_SCTP 132
 #define VIGIL_NO_COUNTER 0xffffffffu
 #define VIGIL_MAX_IPV6_EXTENSIONS 4
+#define VIGIL_MEMO_REFRESH 64 /* every 64th packet of a remembered flow looks it up again */
+
+#define vigil_barrier() asm volatile("" ::: "memory")
+#define VIGIL_READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define VIGIL_WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
 struct vigil_ipv4_header {
 	__u8 version_ihl;
@@ -43,15 +50,6 @@ struct vigil_ipv6_header {
 	__u8 hop_limit;
 	__u8 saddr[16];
 	__u8 daddr[16];
-};
-
-/* What the classifier needs of a packet. Addresses are 16 bytes, IPv4 mapped. */
-struct vigil_packet {
-	__u8 src[16];
-	__u8 dst[16];
-	__u16 sport;
-	__u16 dport;
-	__u8 protocol;
 };
 
 struct vigil_verdict {
@@ -268,6 +266,59 @@ static __always_inline __u32 *vigil_cgroup_endpoint(struct __sk_buff *skb)
 	return NULL;
 }
 
+/* Whether `pkt` at `place` is the flow `memo` remembers as allowed by `generation`; if so,
+ * its counter goes to `counter`. Every VIGIL_MEMO_REFRESH-th packet misses on purpose:
+ * its connection-tracking lookup keeps the flow recently used in the LRU table. */
+static __always_inline bool vigil_memo_hit(struct vigil_flow_memo *memo, const struct vigil_packet *pkt,
+					   const struct vigil_interface_key *place, __u64 generation,
+					   __u32 *counter)
+{
+	__u32 seq = VIGIL_READ_ONCE(memo->seq);
+	if (seq == 0 || (seq & 1)) /* empty, dropped, or being written */
+		return false;
+	vigil_barrier();
+	const __u64 *remembered = (const __u64 *)&memo->flow;
+	const __u64 *flow = (const __u64 *)pkt;
+	__u64 differs = (memo->generation ^ generation) | (memo->place.netns_cookie ^ place->netns_cookie) |
+			(memo->place.ifindex ^ place->ifindex);
+	for (int i = 0; i < sizeof(*pkt) / 8; i++)
+		differs |= remembered[i] ^ flow[i];
+	__u32 remembered_counter = memo->counter;
+	vigil_barrier();
+	if (differs || VIGIL_READ_ONCE(memo->seq) != seq)
+		return false;
+	memo->hits += 1;
+	if (memo->hits % VIGIL_MEMO_REFRESH == 0)
+		return false;
+	*counter = remembered_counter;
+	return true;
+}
+
+/* Forgets what `memo` remembers, before the long path decides again. */
+static __always_inline void vigil_memo_drop(struct vigil_flow_memo *memo)
+{
+	if (memo)
+		VIGIL_WRITE_ONCE(memo->seq, memo->seq | 1);
+}
+
+/* Remembers `pkt` at `place` as a flow `generation` allows, counted on `counter`. */
+static __always_inline void vigil_memo_keep(struct vigil_flow_memo *memo, const struct vigil_packet *pkt,
+					    const struct vigil_interface_key *place, __u64 generation, __u32 counter)
+{
+	if (!memo)
+		return;
+	__u32 seq = memo->seq;
+	VIGIL_WRITE_ONCE(memo->seq, seq | 1);
+	vigil_barrier();
+	memo->flow = *pkt;
+	memo->place = *place;
+	memo->generation = generation;
+	memo->counter = counter;
+	memo->hits = 0;
+	vigil_barrier();
+	VIGIL_WRITE_ONCE(memo->seq, (seq | 1) + 1);
+}
+
 /* The connection-tracking key of `pkt` as seen from its source (forward) or its
  * destination (reverse). */
 static __always_inline void vigil_ct_key_of(const struct vigil_packet *pkt, __u32 endpoint, bool reverse,
@@ -282,10 +333,13 @@ static __always_inline void vigil_ct_key_of(const struct vigil_packet *pkt, __u3
 	key->endpoint = endpoint;
 }
 
-/* Classifies one packet of `endpoint` in `direction`; returns 1 to pass, 0 to drop.
- * A packet of a flow the active generation already allowed takes the short path:
- * the state, one or two connection-tracking lookups and its counter. */
-static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint, __u32 direction, __u32 l3_offset)
+/* Classifies one packet seen at `place` in `direction`; returns 1 to pass, 0 to drop.
+ * The endpoint is `place`'s interface endpoint, or for cgroup_skb (`cgroup`) that of the
+ * packet's cgroup or an ancestor. A packet of a flow the active generation already allowed
+ * takes a short path: the state, then the flow remembered on this CPU, or else one or two
+ * connection-tracking lookups; then its counter. */
+static __always_inline int vigil_classify(struct __sk_buff *skb, const struct vigil_interface_key *place,
+					  const bool cgroup, __u32 direction, __u32 l3_offset)
 {
 	__u32 zero = 0;
 	struct vigil_policy_state *state = bpf_map_lookup_elem(&vigil_pol_state, &zero);
@@ -297,6 +351,18 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 	struct vigil_packet pkt = {};
 	if (vigil_parse(skb, l3_offset, &pkt) != 0)
 		return 1; /* ARP and other non-IP traffic */
+
+	struct vigil_flow_memo *memo = bpf_map_lookup_elem(&vigil_pol_memo, &direction);
+	__u32 remembered_counter;
+	if (memo && vigil_memo_hit(memo, &pkt, place, generation, &remembered_counter)) {
+		vigil_count_packet(slot, remembered_counter, skb->len);
+		return 1;
+	}
+	vigil_memo_drop(memo);
+	__u32 *endpoint_of = cgroup ? vigil_cgroup_endpoint(skb) : bpf_map_lookup_elem(&vigil_pol_ifaces, place);
+	if (!endpoint_of)
+		return 1; /* not an endpoint */
+	__u32 endpoint = *endpoint_of;
 
 	/* vigil_ct_key_of writes every byte of a key (no implicit padding). */
 	struct vigil_ct_key forward;
@@ -310,6 +376,7 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 		opener = &reverse;
 	}
 	if (flow && flow->generation == generation) {
+		vigil_memo_keep(memo, &pkt, place, generation, flow->counter);
 		vigil_count_packet(slot, flow->counter, skb->len);
 		return 1;
 	}
@@ -344,7 +411,8 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 		}
 		flow->generation = generation;
 		flow->counter = verdict.counter;
-		vigil_count_packet(slot, flow->counter, skb->len);
+		vigil_memo_keep(memo, &pkt, place, generation, verdict.counter);
+		vigil_count_packet(slot, verdict.counter, skb->len);
 		return 1;
 	}
 
@@ -360,7 +428,8 @@ static __always_inline int vigil_classify(struct __sk_buff *skb, __u32 endpoint,
 			.direction = direction,
 			.counter = verdict.counter,
 		};
-		bpf_map_update_elem(&vigil_pol_ct, &forward, &opened, BPF_ANY);
+		if (bpf_map_update_elem(&vigil_pol_ct, &forward, &opened, BPF_ANY) == 0)
+			vigil_memo_keep(memo, &pkt, place, generation, verdict.counter);
 	}
 	return 1;
 }

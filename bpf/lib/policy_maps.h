@@ -84,6 +84,17 @@ struct {
 	__type(value, struct vigil_policy_counter);
 } vigil_pol_count SEC(".maps");
 
+/* What the classifier needs of a packet: its flow. Addresses are 16 bytes, IPv4
+ * mapped. No implicit padding, so two flows compare as 8-byte words. */
+struct vigil_packet {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 protocol;
+	__u8 _pad[3];
+} __attribute__((aligned(8)));
+
 /* Connection tracking: flows a generation allowed, by the opening packet's tuple. */
 struct vigil_ct_key {
 	__u8 src[16];
@@ -107,5 +118,27 @@ struct {
 	__type(key, struct vigil_ct_key);
 	__type(value, struct vigil_ct_value);
 } vigil_pol_ct SEC(".maps");
+
+/* The last flow that took the short path on one CPU in one direction. `seq` is odd
+ * while the memo is being written and changes with every write, so a program that
+ * interrupts a write on the same CPU, or is interrupted by one, sees that and misses. */
+struct vigil_flow_memo {
+	struct vigil_packet flow;
+	struct vigil_interface_key place; /* the device, or {cgroup id, 0} */
+	__u64 generation;                 /* the generation that allowed the flow */
+	__u32 counter;                    /* the counter its packets count on */
+	__u32 hits;                       /* packets since its connection-tracking lookup */
+	__u32 seq;                        /* 0: empty */
+	__u32 _pad;
+};
+
+/* Per CPU, by direction: the last flow that took the short path (see vigil_memo_hit).
+ * Scratch state, not pinned: a newly loaded program starts with it empty. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct vigil_flow_memo);
+} vigil_pol_memo SEC(".maps");
 
 #endif /* VIGIL_POLICY_MAPS_H */
