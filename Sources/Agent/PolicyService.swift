@@ -65,14 +65,15 @@ final class PolicyService: Sendable {
     store = PolicyStore(directory: settings.stateDirectory)
     datapath = try PolicyDatapath(
       pinDirectory: pinDirectory, ruleCapacity: UInt32(settings.maxEntries),
-      counterCapacity: UInt32(settings.maxCounters))
-    if datapath.counterCapacity != UInt32(settings.maxCounters) {
+      counterCapacity: UInt32(settings.maxCounters), flowCapacity: UInt32(settings.maxFlows))
+    let sizes = [
+      ("counters", settings.maxCounters, datapath.counterCapacity),
+      ("flows", settings.maxFlows, datapath.flowCapacity),
+    ]
+    for (field, configured, pinned) in sizes where UInt32(configured) != pinned {
       logger.warning(
-        "pinned policy counters keep their size until the pins are removed",
-        metadata: [
-          "policy.capacity.counters": "\(settings.maxCounters)",
-          "pinned": "\(datapath.counterCapacity)",
-        ])
+        "pinned policy maps keep their size until the pins are removed",
+        metadata: ["policy.capacity.\(field)": "\(configured)", "pinned": "\(pinned)"])
     }
     try restore()
   }

@@ -67,10 +67,12 @@ extension AgentConfiguration {
       stateDirectory: /var/lib/vigil/policy
       # Per generation: address blocks, rule and default counters (48 bytes of kernel memory
       # each per CPU), endpoints (at most 1024). A policy that does not fit is refused whole.
+      # Flows: allowed flows remembered so their replies pass (128 bytes each).
       capacity:
         entries: 262144
         counters: 16384
         endpoints: 1024
+        flows: 65536
 
     goroutines:
       # Watch every Go process on the node, read from outside (no code change, no restart).

@@ -29,6 +29,8 @@ public final class PolicyDatapath: @unchecked Sendable {
 
   /// Counter slots per generation.
   public let counterCapacity: UInt32
+  /// Flows the connection table remembers; the least recently used go when it is full.
+  public let flowCapacity: UInt32
   /// Address blocks per generation (values; the address line has at most twice as many
   /// boundaries).
   public let ruleCapacity: UInt32
@@ -77,13 +79,16 @@ public final class PolicyDatapath: @unchecked Sendable {
   }
 
   /// Loads the classifier, re-adopting the maps pinned under `pinDirectory` when there are
-  /// any. Pinned counters keep their size: `counterCapacity` is then the pinned one.
-  public init(pinDirectory: String?, ruleCapacity: UInt32, counterCapacity: UInt32)
-    throws(BPFError)
-  {
+  /// any. Pinned counters and connection tables keep their size: `counterCapacity` and
+  /// `flowCapacity` are then the pinned ones.
+  public init(
+    pinDirectory: String?, ruleCapacity: UInt32, counterCapacity: UInt32,
+    flowCapacity: UInt32 = 65_536
+  ) throws(BPFError) {
     self.pinDirectory = pinDirectory
     self.ruleCapacity = ruleCapacity
     var counterCapacity = counterCapacity
+    var flowCapacity = flowCapacity
     var adopted = false
     object = try BPFObject(bytes: EmbeddedBPF.policy, name: "policy.bpf.o")
     if let pinDirectory {
@@ -93,15 +98,21 @@ public final class PolicyDatapath: @unchecked Sendable {
         let pinned = try BPFMapInfo(fd: BPFPin.open(countPin))
         counterCapacity = pinned.maxEntries / UInt32(VIGIL_POLICY_SLOTS)
       }
+      let flowPin = "\(pinDirectory)/vigil_pol_ct"
+      if BPFPin.exists(flowPin) {
+        flowCapacity = try BPFMapInfo(fd: BPFPin.open(flowPin)).maxEntries
+      }
       for map in Self.mapNames where BPFPin.exists("\(pinDirectory)/\(map)") {
         try object.reuseMap(map, fd: BPFPin.open("\(pinDirectory)/\(map)"))
         adopted = true
       }
     }
     self.counterCapacity = counterCapacity
+    self.flowCapacity = flowCapacity
     self.adopted = adopted
     dirtyCounters = Array(repeating: counterCapacity, count: Int(VIGIL_POLICY_SLOTS))
     try object.setMaxEntries(map: "vigil_pol_count", counterCapacity * UInt32(VIGIL_POLICY_SLOTS))
+    try object.setMaxEntries(map: "vigil_pol_ct", flowCapacity)
     try object.setGlobal(section: ".rodata", name: "vigil_counter_capacity", value: counterCapacity)
     try object.load()
     state = try BPFMap(fd: object.mapFD("vigil_pol_state"))
@@ -293,6 +304,7 @@ public final class PolicyDatapath: @unchecked Sendable {
       + endpointsOuter.kernelMemoryBytes
       + interfaces.kernelMemoryBytes + cgroups.kernelMemoryBytes + counters.kernelMemoryBytes
       + BPFMapInfo.kernelMemoryBytes(of: try object.mapFD("vigil_pol_ct"))
+      + BPFMapInfo.kernelMemoryBytes(of: try object.mapFD("vigil_pol_memo"))
     var generation: UInt64 = 0
     if let active = try active() {
       if let id = try linesOuter.lookup(active.slot) {

@@ -196,6 +196,20 @@ final class PolicyClassifierTests: XCTestCase {
     XCTAssertEqual(try datapath.counterValues(count: compiled.counters.count)[index].packets, 1)
   }
 
+  /// The connection table takes the configured size; re-adopted from its pin it keeps its own.
+  func testTheConnectionTableTakesItsSizeAndAPinnedOneKeepsIt() throws {
+    let pins = TestEnvironment.makePinRoot()
+    defer { BPFPin.removeTree(pins) }
+    let first = try PolicyDatapath(
+      pinDirectory: pins, ruleCapacity: 16, counterCapacity: 16, flowCapacity: 4096)
+    XCTAssertEqual(first.flowCapacity, 4096)
+    XCTAssertEqual(try BPFMapInfo(fd: BPFPin.open("\(pins)/vigil_pol_ct")).maxEntries, 4096)
+    let readopted = try PolicyDatapath(
+      pinDirectory: pins, ruleCapacity: 16, counterCapacity: 16, flowCapacity: 8192)
+    XCTAssertTrue(readopted.adopted)
+    XCTAssertEqual(readopted.flowCapacity, 4096)
+  }
+
   func testTooLargeAGenerationIsRefusedWhole() throws {
     let compiled = try compile(Self.policy)
     let datapath = try PolicyDatapath(pinDirectory: nil, ruleCapacity: 2, counterCapacity: 256)

@@ -16,7 +16,7 @@ import Testing
       """
       policy:
         stateDirectory: /srv/vigil/policy
-        capacity: {entries: 1000, counters: 200000, endpoints: 8}
+        capacity: {entries: 1000, counters: 200000, endpoints: 8, flows: 4096}
       goroutines:
         discover: false
         interval: 2s
@@ -28,7 +28,7 @@ import Testing
       configuration.policy
         == PolicySettings(
           stateDirectory: "/srv/vigil/policy", maxEntries: 1000, maxCounters: 200_000,
-          maxEndpoints: 8))
+          maxEndpoints: 8, maxFlows: 4096))
     #expect(
       configuration.goroutines
         == GoroutineSettings(
@@ -41,6 +41,7 @@ import Testing
     ("policy: {capacity: {counters: 0}}", "policy.capacity.counters"),
     ("policy: {capacity: {counters: 4194305}}", "policy.capacity.counters"),
     ("policy: {capacity: {endpoints: 2000}}", "policy.capacity.endpoints"),
+    ("policy: {capacity: {flows: 100}}", "policy.capacity.flows"),
     ("policy: {capacity: {rules: 5}}", "policy.capacity.rules"),
     ("goroutines: {interval: 10ms}", "goroutines.interval"),
     ("goroutines: {interval: 10s, growthWindow: 5s}", "goroutines.growthWindow"),
