@@ -95,7 +95,10 @@ struct vigil_packet {
 	__u8 _pad[3];
 } __attribute__((aligned(8)));
 
-/* Connection tracking: flows a generation allowed, by the opening packet's tuple. */
+/* Connection tracking: flows a generation allowed, by the opening packet's tuple.
+ * A vigil_packet's fields and the endpoint, spelled out rather than nesting
+ * vigil_packet, whose 8-byte alignment would pad the key: this 44-byte layout is
+ * pinned, and adopted by newer builds. */
 struct vigil_ct_key {
 	__u8 src[16];
 	__u8 dst[16];
